@@ -1,0 +1,361 @@
+//! The `keelson` command: wiring of the crates behind a CLI (clap); no logic of its own
+//! beyond parsing, printing and the benchmark driver.
+
+mod bench;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use futures::StreamExt;
+use keelson_storage::{pki, EventKind, Member, MemberConfig, RangeRequest, StoreClient, WatchMessage, WatchRequest};
+
+#[derive(Parser)]
+#[command(name = "keelson", version, about = "A Kubernetes-compatible platform in one binary")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run Keelson on this machine: for now its single-member store (the API server,
+    /// controllers and node join it as they are built).
+    Up(ServeArgs),
+    /// The replicated key-value store: run a member, or talk to a running one.
+    Store(StoreArgs),
+    /// Benchmarks that print figures.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Args)]
+struct StoreArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+    #[command(subcommand)]
+    command: StoreCommand,
+}
+
+#[derive(Args, Clone)]
+struct ClientArgs {
+    /// Members to talk to, comma-separated `host:port` (tried in turn while one is down).
+    #[arg(long, global = true, value_delimiter = ',', default_value = "127.0.0.1:7380", env = "KEELSON_STORE_ENDPOINTS")]
+    endpoints: Vec<String>,
+    /// Identity dir with ca.crt, tls.crt, tls.key (a member's `<data-dir>/pki`, or one made by `store pki issue`).
+    #[arg(long, global = true, default_value = ".keelson/pki", env = "KEELSON_STORE_PKI_DIR")]
+    pki_dir: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Run a store member.
+    Serve(ServeArgs),
+    /// Make the certificates of a cluster.
+    #[command(subcommand)]
+    Pki(PkiCommand),
+    /// Write a key.
+    Put {
+        key: String,
+        value: String,
+    },
+    /// Read a key's value.
+    Get {
+        key: String,
+        /// Read as of this revision.
+        #[arg(long, default_value_t = 0)]
+        rev: u64,
+    },
+    /// Delete a key.
+    Del {
+        key: String,
+    },
+    /// List the keys under a prefix (like `etcdctl get PREFIX --prefix --keys-only`).
+    Keys {
+        prefix: String,
+        #[arg(long, default_value_t = 0)]
+        rev: u64,
+    },
+    /// Print changes under a prefix as they happen, from a revision if given.
+    Watch {
+        prefix: String,
+        #[arg(long, default_value_t = 0)]
+        rev: u64,
+    },
+    /// Drop history up to a revision.
+    Compact {
+        revision: u64,
+    },
+    /// Members, leader, term, commit index and revision.
+    Status,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Where the member keeps its data.
+    #[arg(long, default_value = ".keelson")]
+    data_dir: PathBuf,
+    /// This member's id (unique in the cluster).
+    #[arg(long, default_value_t = 1)]
+    id: u64,
+    /// Address of the member's mutual-TLS port.
+    #[arg(long, default_value = "127.0.0.1:7380")]
+    listen: SocketAddr,
+    /// All members of an HA cluster, this one included: `1=host:port,2=host:port,3=host:port`.
+    #[arg(long, value_delimiter = ',')]
+    peers: Vec<String>,
+    /// Identity dir (ca.crt, tls.crt, tls.key); default `<data-dir>/pki`, created with a new
+    /// CA on the first start of a single-member store.
+    #[arg(long)]
+    pki_dir: Option<PathBuf>,
+    /// Take a Raft snapshot every this many log entries.
+    #[arg(long, default_value_t = 20_000)]
+    snapshot_threshold: u64,
+    /// Log entries kept behind a snapshot.
+    #[arg(long, default_value_t = 5_000)]
+    logs_to_keep: u64,
+    /// Progress notifications to quiet watches, in milliseconds.
+    #[arg(long, default_value_t = 5_000)]
+    progress_interval_ms: u64,
+    /// How often the leader compacts history (keeping one interval of it), in seconds; 0: never.
+    #[arg(long, default_value_t = 300)]
+    compaction_interval_seconds: u64,
+}
+
+#[derive(Subcommand)]
+enum PkiCommand {
+    /// Create a cluster CA (ca.crt, ca.key) in a new dir.
+    InitCa {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value = "keelson-store-ca")]
+        name: String,
+    },
+    /// Issue an identity (a member's or a client's) signed by the CA.
+    Issue {
+        #[arg(long)]
+        ca_dir: PathBuf,
+        /// Dir to write ca.crt, tls.crt and tls.key into.
+        #[arg(long)]
+        out: PathBuf,
+        /// The certificate's common name.
+        #[arg(long)]
+        name: String,
+        /// Extra host names or IP addresses the certificate is valid for (loopback and the
+        /// host name are always included).
+        #[arg(long)]
+        san: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Fsynced puts against a Keelson store member and a real etcd, side by side.
+    Store(bench::StoreBenchArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,openraft=warn".into()),
+        )
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = runtime.block_on(run(cli)) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Up(args) => serve(args).await,
+        Command::Store(store) => run_store(store.command, &store.client).await,
+        Command::Bench(BenchCommand::Store(args)) => bench::store(args).await,
+    }
+}
+
+fn client(args: &ClientArgs) -> anyhow::Result<StoreClient> {
+    let identity = pki::TlsIdentity::load(&args.pki_dir)?;
+    StoreClient::new(args.endpoints.clone(), &identity)
+}
+
+async fn run_store(command: StoreCommand, c: &ClientArgs) -> anyhow::Result<()> {
+    match command {
+        StoreCommand::Serve(args) => serve(args).await,
+        StoreCommand::Pki(PkiCommand::InitCa { dir, name }) => {
+            pki::init_ca(&dir, &name)?;
+            println!("created the CA in {}", dir.display());
+            Ok(())
+        }
+        StoreCommand::Pki(PkiCommand::Issue { ca_dir, out, name, san }) => {
+            let mut sans = pki::default_sans();
+            sans.extend(san);
+            pki::issue(&ca_dir, &out, &name, &sans)?;
+            println!("issued {name} into {}", out.display());
+            Ok(())
+        }
+        StoreCommand::Put { key, value } => {
+            let revision = client(c)?.put(key, value).await?;
+            println!("OK (revision {revision})");
+            Ok(())
+        }
+        StoreCommand::Get { key, rev } => {
+            let resp = client(c)?.range(RangeRequest { revision: rev, ..RangeRequest::key(key.clone()) }).await?;
+            match resp.kvs.into_iter().find(|kv| kv.key == key.as_bytes()) {
+                Some(kv) => {
+                    println!("{}", String::from_utf8_lossy(&kv.value));
+                    Ok(())
+                }
+                None => bail!("key {key:?} not found (revision {})", resp.revision),
+            }
+        }
+        StoreCommand::Del { key } => match client(c)?.delete(key.clone()).await? {
+            Some(_) => {
+                println!("deleted {key}");
+                Ok(())
+            }
+            None => bail!("key {key:?} not found"),
+        },
+        StoreCommand::Keys { prefix, rev } => {
+            let client = client(c)?;
+            let mut req = RangeRequest { revision: rev, keys_only: true, limit: 1000, ..RangeRequest::prefix(prefix) };
+            loop {
+                let page = client.range(req.clone()).await?;
+                for kv in &page.kvs {
+                    println!("{}", String::from_utf8_lossy(&kv.key));
+                }
+                match (page.more, page.kvs.last()) {
+                    (true, Some(last)) => {
+                        req.start_after = last.key.clone();
+                        req.revision = page.revision;
+                    }
+                    _ => return Ok(()),
+                }
+            }
+        }
+        StoreCommand::Watch { prefix, rev } => {
+            let mut stream = client(c)?
+                .watch(WatchRequest { prefix: prefix.into_bytes(), start_revision: rev })
+                .await?;
+            while let Some(msg) = stream.next().await {
+                match msg? {
+                    WatchMessage::Events { revision, events } => {
+                        for e in events {
+                            let key = String::from_utf8_lossy(&e.kv.key);
+                            match e.kind {
+                                EventKind::Put => println!("PUT {key} {} (revision {revision})", String::from_utf8_lossy(&e.kv.value)),
+                                EventKind::Delete => println!("DELETE {key} (revision {revision})"),
+                            }
+                        }
+                    }
+                    WatchMessage::Progress { .. } => {}
+                    WatchMessage::Compacted { compact_revision } => {
+                        bail!("the watch fell behind history compacted up to revision {compact_revision}")
+                    }
+                }
+            }
+            Ok(())
+        }
+        StoreCommand::Compact { revision } => {
+            client(c)?.compact(revision).await?;
+            println!("compacted up to revision {revision}");
+            Ok(())
+        }
+        StoreCommand::Status => {
+            let s = client(c)?.status().await?;
+            println!("member:        {} at {}", s.id, s.address);
+            let members: Vec<String> = s.members.iter().map(|(id, addr)| format!("{id}={addr}")).collect();
+            println!("members:       {}", members.join(","));
+            println!("leader:        {}", s.leader.map_or("none".to_string(), |l| l.to_string()));
+            println!("term:          {}", s.term);
+            println!("commit index:  {}", s.commit_index);
+            println!("applied index: {}", s.applied_index);
+            println!("revision:      {}", s.revision);
+            println!("compacted at:  {}", s.compact_revision);
+            Ok(())
+        }
+    }
+}
+
+fn parse_peers(peers: &[String]) -> anyhow::Result<BTreeMap<u64, String>> {
+    let mut out = BTreeMap::new();
+    for peer in peers {
+        let (id, addr) = peer
+            .split_once('=')
+            .with_context(|| format!("--peers entry {peer:?} is not ID=HOST:PORT"))?;
+        let id: u64 = id.parse().with_context(|| format!("--peers entry {peer:?}: {id:?} is not a member id"))?;
+        if out.insert(id, addr.to_string()).is_some() {
+            bail!("--peers names member {id} twice");
+        }
+    }
+    Ok(out)
+}
+
+/// A single-member store makes its own CA on first start; HA members need theirs issued.
+fn ensure_identity(pki_dir: &Path, data_dir: &Path, single: bool, listen: SocketAddr) -> anyhow::Result<()> {
+    if pki_dir.join(pki::TLS_CERT).exists() {
+        return Ok(());
+    }
+    if !single {
+        bail!(
+            "{} holds no identity: every member of an HA cluster needs one from the cluster CA \
+             (see `keelson store pki init-ca` and `keelson store pki issue`)",
+            pki_dir.display()
+        );
+    }
+    let ca_dir = data_dir.join("ca");
+    if !ca_dir.join(pki::CA_KEY).exists() {
+        pki::init_ca(&ca_dir, "keelson-store-ca")?;
+    }
+    let mut sans = pki::default_sans();
+    if !listen.ip().is_unspecified() {
+        sans.push(listen.ip().to_string());
+    }
+    pki::issue(&ca_dir, pki_dir, "member-1", &sans)?;
+    Ok(())
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let peers = parse_peers(&args.peers)?;
+    let pki_dir = args.pki_dir.clone().unwrap_or_else(|| args.data_dir.join("pki"));
+    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+    ensure_identity(&pki_dir, &args.data_dir, peers.is_empty(), args.listen)?;
+    let identity = pki::TlsIdentity::load(&pki_dir)?;
+    let config = MemberConfig {
+        id: args.id,
+        data_dir: args.data_dir.clone(),
+        listen: args.listen,
+        peers,
+        identity,
+        snapshot_threshold: args.snapshot_threshold,
+        logs_to_keep: args.logs_to_keep,
+        progress_interval: Duration::from_millis(args.progress_interval_ms.max(10)),
+        compaction_interval: (args.compaction_interval_seconds > 0)
+            .then(|| Duration::from_secs(args.compaction_interval_seconds)),
+    };
+    let member = Member::start(config).await?;
+    println!(
+        "keelson store member {} serving on {} (data dir {}, identity {})",
+        member.id(),
+        member.address(),
+        args.data_dir.display(),
+        pki_dir.display()
+    );
+    println!("try: keelson store --endpoints {} --pki-dir {} status", member.address(), pki_dir.display());
+    tokio::signal::ctrl_c().await?;
+    member.shutdown().await;
+    Ok(())
+}

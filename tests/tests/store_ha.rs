@@ -1,0 +1,202 @@
+//! Three store member processes on loopback: the leader is SIGKILLed during a concurrent
+//! workload whose history must be linearizable; a new leader takes writes; the old leader
+//! rejoins and catches up; a member that missed more than the retained log catches up
+//! through a snapshot.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use keelson_storage::{Op, RangeRequest, StoreClient, StoreError, TxnRequest};
+use keelson_tests::linearizability::{check, Kind, Operation};
+use keelson_tests::*;
+
+const KEYS: u64 = 5;
+
+struct Cluster {
+    members: Vec<MemberProcess>,
+    endpoints: Vec<String>,
+    admin: std::path::PathBuf,
+    _root: tempfile::TempDir,
+}
+
+impl Cluster {
+    fn start() -> Cluster {
+        let root = tempfile::tempdir().unwrap();
+        let admin = make_cluster_pki(root.path(), &[1, 2, 3]);
+        let endpoints: Vec<String> = (0..3).map(|_| format!("127.0.0.1:{}", free_port())).collect();
+        let peers = endpoints.iter().enumerate().map(|(i, a)| format!("{}={a}", i + 1)).collect::<Vec<_>>().join(",");
+        let mut members: Vec<MemberProcess> = (0..3)
+            .map(|i| {
+                let id = i as u64 + 1;
+                MemberProcess::new(
+                    id,
+                    root.path().join(format!("m{id}")),
+                    endpoints[i].clone(),
+                    &peers,
+                    &["--snapshot-threshold", "200", "--logs-to-keep", "20"],
+                )
+            })
+            .collect();
+        for m in &mut members {
+            m.start();
+        }
+        Cluster { members, endpoints, admin, _root: root }
+    }
+
+    fn client_of(&self, id: u64) -> StoreClient {
+        client(&[self.endpoints[id as usize - 1].clone()], &self.admin)
+    }
+
+    fn client_of_all(&self) -> StoreClient {
+        client(&self.endpoints, &self.admin)
+    }
+
+    fn member(&mut self, id: u64) -> &mut MemberProcess {
+        &mut self.members[id as usize - 1]
+    }
+
+    fn logs(&self) -> String {
+        self.members.iter().map(|m| format!("--- member {}\n{}", m.id, m.log_text())).collect()
+    }
+}
+
+/// Waits until member `id` has applied at least `revision` (its own, local view).
+async fn wait_caught_up(client: &StoreClient, revision: u64, within: Duration) -> keelson_storage::MemberStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Ok(status) = client.status().await {
+            if status.revision >= revision {
+                return status;
+            }
+        }
+        assert!(Instant::now() < deadline, "member did not reach revision {revision} within {within:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One worker: random reads and unique writes against one member, recorded.
+async fn worker(
+    id: u64,
+    store: StoreClient,
+    origin: Instant,
+    stop: Instant,
+    history: Arc<Mutex<Vec<Operation>>>,
+) {
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ (id * 0x1000_0001);
+    let mut rand = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut n = 0u64;
+    while Instant::now() < stop {
+        let key = format!("/lin/{}", rand() % KEYS);
+        let invoked = origin.elapsed().as_nanos() as u64;
+        let (kind, outcome) = if rand() % 2 == 0 {
+            n += 1;
+            let value = id * 1_000_000 + n;
+            let result = store.txn(TxnRequest { success: vec![Op::put(key.clone(), value.to_string())], ..Default::default() }).await;
+            (Kind::Write(value), result.map(|_| ()))
+        } else {
+            match store.get(key.clone()).await {
+                Ok(kv) => {
+                    let seen = kv.map(|kv| String::from_utf8(kv.value).unwrap().parse::<u64>().unwrap());
+                    (Kind::Read(seen), Ok(()))
+                }
+                Err(e) => (Kind::Read(None), Err(e)),
+            }
+        };
+        let completed = origin.elapsed().as_nanos() as u64;
+        match outcome {
+            Ok(()) => history.lock().unwrap().push(Operation { key, kind, invoked, completed: Some(completed) }),
+            // Never reached a member: it had no effect, so it is not part of the history.
+            Err(StoreError::Unreachable(_)) => tokio::time::sleep(Duration::from_millis(100)).await,
+            // Outcome unknown: a write may or may not have happened.
+            Err(_) => history.lock().unwrap().push(Operation { key, kind, invoked, completed: None }),
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn survives_the_loss_of_the_leader_and_stays_linearizable() {
+    let mut cluster = Cluster::start();
+    let all = cluster.client_of_all();
+    let old_leader = wait_for_leader(&all, Duration::from_secs(30)).await;
+
+    // A concurrent workload of reads and writes through every member, across a failover.
+    let origin = Instant::now();
+    let stop = origin + Duration::from_secs(6);
+    let history: Arc<Mutex<Vec<Operation>>> = Arc::default();
+    let workers: Vec<_> = (0..6)
+        .map(|w| tokio::spawn(worker(w, cluster.client_of(w % 3 + 1), origin, stop, history.clone())))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    cluster.member(old_leader).kill();
+    for w in workers {
+        w.await.unwrap();
+    }
+    let history = history.lock().unwrap().clone();
+    let completed_after_kill = history
+        .iter()
+        .filter(|op| op.completed.is_some() && op.invoked > 2_500_000_000 && matches!(op.kind, Kind::Write(_)))
+        .count();
+    assert!(
+        completed_after_kill > 10,
+        "writes did not go on after the leader died ({completed_after_kill} completed)\n{}",
+        cluster.logs()
+    );
+    if let Err(e) = check(&history) {
+        panic!("{e}");
+    }
+
+    // A new leader was elected among the survivors, and takes writes.
+    let survivors = cluster.client_of_all();
+    let new_leader = wait_for_leader(&cluster.client_of(old_leader % 3 + 1), Duration::from_secs(30)).await;
+    assert_ne!(new_leader, old_leader);
+    let revision = survivors.put("/after-failover", "1").await.unwrap();
+
+    // The old leader restarts and catches up.
+    cluster.member(old_leader).start();
+    let rejoined = cluster.client_of(old_leader);
+    let status = wait_caught_up(&rejoined, revision, Duration::from_secs(30)).await;
+    assert_eq!(status.id, old_leader);
+    let local = rejoined
+        .range(RangeRequest { serializable: true, ..RangeRequest::key("/after-failover") })
+        .await
+        .unwrap();
+    assert_eq!(local.kvs[0].mod_revision, revision);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_member_behind_the_retained_log_catches_up_through_a_snapshot() {
+    let mut cluster = Cluster::start();
+    let all = cluster.client_of_all();
+    let leader = wait_for_leader(&all, Duration::from_secs(30)).await;
+    all.put("/snap/before", "1").await.unwrap();
+    let follower = (1..=3).find(|id| *id != leader).unwrap();
+    cluster.member(follower).kill();
+
+    // Far more entries than the snapshot threshold (200) plus the kept log (20).
+    let mut last = 0;
+    for i in 0..600 {
+        last = all.put(format!("/snap/{i:04}"), format!("{i}")).await.unwrap();
+    }
+    cluster.member(follower).start();
+    let lagging = cluster.client_of(follower);
+    let status = wait_caught_up(&lagging, last, Duration::from_secs(60)).await;
+    assert!(
+        status.compact_revision > 0,
+        "the member caught up without installing a snapshot (its history starts at 0)\n{}",
+        cluster.logs()
+    );
+    // Its local state equals the leader's.
+    let local = lagging
+        .range(RangeRequest { serializable: true, revision: last, ..RangeRequest::prefix("/snap/") })
+        .await
+        .unwrap();
+    let leader_view = cluster.client_of(leader).range(RangeRequest { revision: last, ..RangeRequest::prefix("/snap/") }).await.unwrap();
+    assert_eq!(local.kvs.len(), 601);
+    assert_eq!(local.kvs, leader_view.kvs);
+}
