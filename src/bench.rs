@@ -132,9 +132,19 @@ where
     bail!("{what} did not become ready within 30 s")
 }
 
-async fn round_keelson(dir: &Path, clients: usize, puts: usize, args: &StoreBenchArgs) -> anyhow::Result<Figures> {
+async fn round_keelson(
+    dir: &Path,
+    clients: usize,
+    puts: usize,
+    args: &StoreBenchArgs,
+) -> anyhow::Result<Figures> {
     pki::init_ca(&dir.join("ca"), "bench-ca")?;
-    pki::issue(&dir.join("ca"), &dir.join("pki"), "bench-member", &pki::default_sans())?;
+    pki::issue(
+        &dir.join("ca"),
+        &dir.join("pki"),
+        "bench-member",
+        &pki::default_sans(),
+    )?;
     let port = free_port()?;
     let exe = std::env::current_exe()?;
     let _member = Process(
@@ -149,7 +159,10 @@ async fn round_keelson(dir: &Path, clients: usize, puts: usize, args: &StoreBenc
             .spawn()
             .context("cannot start a keelson store member")?,
     );
-    let client = StoreClient::new(vec![format!("127.0.0.1:{port}")], &pki::TlsIdentity::load(&dir.join("pki"))?)?;
+    let client = StoreClient::new(
+        vec![format!("127.0.0.1:{port}")],
+        &pki::TlsIdentity::load(&dir.join("pki"))?,
+    )?;
     wait_until("the keelson member", || {
         let client = client.clone();
         async move { client.status().await.is_ok_and(|s| s.leader.is_some()) }
@@ -168,7 +181,12 @@ async fn round_keelson(dir: &Path, clients: usize, puts: usize, args: &StoreBenc
     .await
 }
 
-async fn round_etcd(dir: &Path, clients: usize, puts: usize, args: &StoreBenchArgs) -> anyhow::Result<Figures> {
+async fn round_etcd(
+    dir: &Path,
+    clients: usize,
+    puts: usize,
+    args: &StoreBenchArgs,
+) -> anyhow::Result<Figures> {
     let (client_port, peer_port) = (free_port()?, free_port()?);
     let client_url = format!("http://127.0.0.1:{client_port}");
     let peer_url = format!("http://127.0.0.1:{peer_port}");
@@ -176,42 +194,60 @@ async fn round_etcd(dir: &Path, clients: usize, puts: usize, args: &StoreBenchAr
         Command::new(&args.etcd)
             .arg("--data-dir")
             .arg(dir.join("etcd"))
-            .args(["--name", "bench", "--listen-client-urls", &client_url, "--advertise-client-urls", &client_url])
-            .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
+            .args([
+                "--name",
+                "bench",
+                "--listen-client-urls",
+                &client_url,
+                "--advertise-client-urls",
+                &client_url,
+            ])
+            .args([
+                "--listen-peer-urls",
+                &peer_url,
+                "--initial-advertise-peer-urls",
+                &peer_url,
+            ])
             .args(["--initial-cluster", &format!("bench={peer_url}")])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .with_context(|| {
-                format!("cannot start etcd ({}); install Debian's etcd-server or pass --etcd PATH", args.etcd.display())
+                format!(
+                    "cannot start etcd ({}); install Debian's etcd-server or pass --etcd PATH",
+                    args.etcd.display()
+                )
             })?,
     );
-    let mut connected = None;
+    let connected: Arc<std::sync::Mutex<Option<etcd_client::Client>>> = Arc::default();
     wait_until("etcd", || {
         let url = client_url.clone();
-        let slot = &mut connected;
+        let slot = connected.clone();
         async move {
-            match etcd_client::Client::connect([url], None).await {
-                Ok(mut c) => {
-                    let ok = c.status().await.is_ok();
-                    if ok {
-                        *slot = Some(c);
-                    }
-                    ok
-                }
-                Err(_) => false,
+            let Ok(mut c) = etcd_client::Client::connect([url], None).await else {
+                return false;
+            };
+            let ok = c.status().await.is_ok();
+            if ok {
+                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(c);
             }
+            ok
         }
     })
     .await?;
-    let client = connected.context("etcd connection")?;
+    let client = connected
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+        .context("etcd connection")?;
     let value = vec![b'v'; args.value_size];
     let keys = args.keys;
     drive(clients, puts, move |i| {
         let mut kv = client.kv_client();
         let value = value.clone();
         async move {
-            kv.put(format!("/bench/{:08}", i % keys), value, None).await?;
+            kv.put(format!("/bench/{:08}", i % keys), value, None)
+                .await?;
             Ok(())
         }
     })
@@ -227,10 +263,17 @@ pub async fn store(args: StoreBenchArgs) -> anyhow::Result<()> {
         args.value_size, args.keys, args.rounds
     );
     println!("(keelson: one member process, HTTP/2 + mutual TLS; etcd: one member process, gRPC without TLS)");
-    println!("{:>8} {:>8} {:>12} {:>10} {:>10}", "clients", "system", "puts/s", "p50 ms", "p99 ms");
+    println!(
+        "{:>8} {:>8} {:>12} {:>10} {:>10}",
+        "clients", "system", "puts/s", "p50 ms", "p99 ms"
+    );
     let mut results = Vec::new();
     for &clients in &args.clients {
-        let puts = if clients == 1 { args.puts_single } else { args.puts_concurrent };
+        let puts = if clients == 1 {
+            args.puts_single
+        } else {
+            args.puts_concurrent
+        };
         for system in [System::Keelson, System::Etcd] {
             let mut rounds = Vec::new();
             for _ in 0..args.rounds {
@@ -258,8 +301,16 @@ pub async fn store(args: StoreBenchArgs) -> anyhow::Result<()> {
         }
     }
     for &clients in &args.clients {
-        let find = |s: fn(&System) -> bool| results.iter().find(|(c, sys, _)| *c == clients && s(sys)).map(|r| r.2);
-        if let (Some(k), Some(e)) = (find(|s| matches!(s, System::Keelson)), find(|s| matches!(s, System::Etcd))) {
+        let find = |s: fn(&System) -> bool| {
+            results
+                .iter()
+                .find(|(c, sys, _)| *c == clients && s(sys))
+                .map(|r| r.2)
+        };
+        if let (Some(k), Some(e)) = (
+            find(|s| matches!(s, System::Keelson)),
+            find(|s| matches!(s, System::Etcd)),
+        ) {
             println!(
                 "ratio keelson/etcd at {clients} client(s): throughput {:.2}x, p50 {:.2}x, p99 {:.2}x",
                 k.ops_per_sec / e.ops_per_sec,

@@ -11,10 +11,16 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use futures::StreamExt;
-use keelson_storage::{pki, EventKind, Member, MemberConfig, RangeRequest, StoreClient, WatchMessage, WatchRequest};
+use keelson_storage::{
+    pki, EventKind, Member, MemberConfig, RangeRequest, StoreClient, WatchMessage, WatchRequest,
+};
 
 #[derive(Parser)]
-#[command(name = "keelson", version, about = "A Kubernetes-compatible platform in one binary")]
+#[command(
+    name = "keelson",
+    version,
+    about = "A Kubernetes-compatible platform in one binary"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -43,11 +49,18 @@ struct StoreArgs {
 #[derive(Args, Clone)]
 struct ClientArgs {
     /// Members to talk to, comma-separated `host:port` (tried in turn while one is down).
-    #[arg(long, global = true, value_delimiter = ',', default_value = "127.0.0.1:7380", env = "KEELSON_STORE_ENDPOINTS")]
+    #[arg(
+        long,
+        global = true,
+        value_delimiter = ',',
+        default_value = "127.0.0.1:7380",
+        env = "KEELSON_STORE_ENDPOINTS"
+    )]
     endpoints: Vec<String>,
-    /// Identity dir with ca.crt, tls.crt, tls.key (a member's `<data-dir>/pki`, or one made by `store pki issue`).
-    #[arg(long, global = true, default_value = ".keelson/pki", env = "KEELSON_STORE_PKI_DIR")]
-    pki_dir: PathBuf,
+    /// Identity dir with ca.crt, tls.crt, tls.key: a member's `<data-dir>/pki`, or one made by
+    /// `store pki issue` [default for clients: .keelson/pki; for `serve`: <data-dir>/pki]
+    #[arg(long, global = true, env = "KEELSON_STORE_PKI_DIR")]
+    pki_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -58,10 +71,7 @@ enum StoreCommand {
     #[command(subcommand)]
     Pki(PkiCommand),
     /// Write a key.
-    Put {
-        key: String,
-        value: String,
-    },
+    Put { key: String, value: String },
     /// Read a key's value.
     Get {
         key: String,
@@ -70,9 +80,7 @@ enum StoreCommand {
         rev: u64,
     },
     /// Delete a key.
-    Del {
-        key: String,
-    },
+    Del { key: String },
     /// List the keys under a prefix (like `etcdctl get PREFIX --prefix --keys-only`).
     Keys {
         prefix: String,
@@ -86,9 +94,7 @@ enum StoreCommand {
         rev: u64,
     },
     /// Drop history up to a revision.
-    Compact {
-        revision: u64,
-    },
+    Compact { revision: u64 },
     /// Members, leader, term, commit index and revision.
     Status,
 }
@@ -107,10 +113,6 @@ struct ServeArgs {
     /// All members of an HA cluster, this one included: `1=host:port,2=host:port,3=host:port`.
     #[arg(long, value_delimiter = ',')]
     peers: Vec<String>,
-    /// Identity dir (ca.crt, tls.crt, tls.key); default `<data-dir>/pki`, created with a new
-    /// CA on the first start of a single-member store.
-    #[arg(long)]
-    pki_dir: Option<PathBuf>,
     /// Take a Raft snapshot every this many log entries.
     #[arg(long, default_value_t = 20_000)]
     snapshot_threshold: u64,
@@ -181,26 +183,32 @@ fn main() {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Up(args) => serve(args).await,
+        Command::Up(args) => serve(args, None).await,
         Command::Store(store) => run_store(store.command, &store.client).await,
         Command::Bench(BenchCommand::Store(args)) => bench::store(args).await,
     }
 }
 
 fn client(args: &ClientArgs) -> anyhow::Result<StoreClient> {
-    let identity = pki::TlsIdentity::load(&args.pki_dir)?;
+    let identity =
+        pki::TlsIdentity::load(args.pki_dir.as_deref().unwrap_or(Path::new(".keelson/pki")))?;
     StoreClient::new(args.endpoints.clone(), &identity)
 }
 
 async fn run_store(command: StoreCommand, c: &ClientArgs) -> anyhow::Result<()> {
     match command {
-        StoreCommand::Serve(args) => serve(args).await,
+        StoreCommand::Serve(args) => serve(args, c.pki_dir.clone()).await,
         StoreCommand::Pki(PkiCommand::InitCa { dir, name }) => {
             pki::init_ca(&dir, &name)?;
             println!("created the CA in {}", dir.display());
             Ok(())
         }
-        StoreCommand::Pki(PkiCommand::Issue { ca_dir, out, name, san }) => {
+        StoreCommand::Pki(PkiCommand::Issue {
+            ca_dir,
+            out,
+            name,
+            san,
+        }) => {
             let mut sans = pki::default_sans();
             sans.extend(san);
             pki::issue(&ca_dir, &out, &name, &sans)?;
@@ -213,7 +221,12 @@ async fn run_store(command: StoreCommand, c: &ClientArgs) -> anyhow::Result<()> 
             Ok(())
         }
         StoreCommand::Get { key, rev } => {
-            let resp = client(c)?.range(RangeRequest { revision: rev, ..RangeRequest::key(key.clone()) }).await?;
+            let resp = client(c)?
+                .range(RangeRequest {
+                    revision: rev,
+                    ..RangeRequest::key(key.clone())
+                })
+                .await?;
             match resp.kvs.into_iter().find(|kv| kv.key == key.as_bytes()) {
                 Some(kv) => {
                     println!("{}", String::from_utf8_lossy(&kv.value));
@@ -231,7 +244,12 @@ async fn run_store(command: StoreCommand, c: &ClientArgs) -> anyhow::Result<()> 
         },
         StoreCommand::Keys { prefix, rev } => {
             let client = client(c)?;
-            let mut req = RangeRequest { revision: rev, keys_only: true, limit: 1000, ..RangeRequest::prefix(prefix) };
+            let mut req = RangeRequest {
+                revision: rev,
+                keys_only: true,
+                limit: 1000,
+                ..RangeRequest::prefix(prefix)
+            };
             loop {
                 let page = client.range(req.clone()).await?;
                 for kv in &page.kvs {
@@ -248,7 +266,10 @@ async fn run_store(command: StoreCommand, c: &ClientArgs) -> anyhow::Result<()> 
         }
         StoreCommand::Watch { prefix, rev } => {
             let mut stream = client(c)?
-                .watch(WatchRequest { prefix: prefix.into_bytes(), start_revision: rev })
+                .watch(WatchRequest {
+                    prefix: prefix.into_bytes(),
+                    start_revision: rev,
+                })
                 .await?;
             while let Some(msg) = stream.next().await {
                 match msg? {
@@ -256,7 +277,10 @@ async fn run_store(command: StoreCommand, c: &ClientArgs) -> anyhow::Result<()> 
                         for e in events {
                             let key = String::from_utf8_lossy(&e.kv.key);
                             match e.kind {
-                                EventKind::Put => println!("PUT {key} {} (revision {revision})", String::from_utf8_lossy(&e.kv.value)),
+                                EventKind::Put => println!(
+                                    "PUT {key} {} (revision {revision})",
+                                    String::from_utf8_lossy(&e.kv.value)
+                                ),
                                 EventKind::Delete => println!("DELETE {key} (revision {revision})"),
                             }
                         }
@@ -277,10 +301,18 @@ async fn run_store(command: StoreCommand, c: &ClientArgs) -> anyhow::Result<()> 
         StoreCommand::Status => {
             let s = client(c)?.status().await?;
             println!("member:        {} at {}", s.id, s.address);
-            let members: Vec<String> = s.members.iter().map(|(id, addr)| format!("{id}={addr}")).collect();
+            let members: Vec<String> = s
+                .members
+                .iter()
+                .map(|(id, addr)| format!("{id}={addr}"))
+                .collect();
             println!("members:       {}", members.join(","));
-            println!("leader:        {}", s.leader.map_or("none".to_string(), |l| l.to_string()));
+            println!(
+                "leader:        {}",
+                s.leader.map_or("none".to_string(), |l| l.to_string())
+            );
             println!("term:          {}", s.term);
+            println!("last log:      {}", s.last_log_index);
             println!("commit index:  {}", s.commit_index);
             println!("applied index: {}", s.applied_index);
             println!("revision:      {}", s.revision);
@@ -296,7 +328,9 @@ fn parse_peers(peers: &[String]) -> anyhow::Result<BTreeMap<u64, String>> {
         let (id, addr) = peer
             .split_once('=')
             .with_context(|| format!("--peers entry {peer:?} is not ID=HOST:PORT"))?;
-        let id: u64 = id.parse().with_context(|| format!("--peers entry {peer:?}: {id:?} is not a member id"))?;
+        let id: u64 = id
+            .parse()
+            .with_context(|| format!("--peers entry {peer:?}: {id:?} is not a member id"))?;
         if out.insert(id, addr.to_string()).is_some() {
             bail!("--peers names member {id} twice");
         }
@@ -305,7 +339,12 @@ fn parse_peers(peers: &[String]) -> anyhow::Result<BTreeMap<u64, String>> {
 }
 
 /// A single-member store makes its own CA on first start; HA members need theirs issued.
-fn ensure_identity(pki_dir: &Path, data_dir: &Path, single: bool, listen: SocketAddr) -> anyhow::Result<()> {
+fn ensure_identity(
+    pki_dir: &Path,
+    data_dir: &Path,
+    single: bool,
+    listen: SocketAddr,
+) -> anyhow::Result<()> {
     if pki_dir.join(pki::TLS_CERT).exists() {
         return Ok(());
     }
@@ -328,10 +367,13 @@ fn ensure_identity(pki_dir: &Path, data_dir: &Path, single: bool, listen: Socket
     Ok(())
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+/// Runs a member; its identity is in `pki_dir`, by default `<data-dir>/pki` (made with a new
+/// CA on the first start of a single-member store).
+async fn serve(args: ServeArgs, pki_dir: Option<PathBuf>) -> anyhow::Result<()> {
     let peers = parse_peers(&args.peers)?;
-    let pki_dir = args.pki_dir.clone().unwrap_or_else(|| args.data_dir.join("pki"));
-    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+    let pki_dir = pki_dir.unwrap_or_else(|| args.data_dir.join("pki"));
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
     ensure_identity(&pki_dir, &args.data_dir, peers.is_empty(), args.listen)?;
     let identity = pki::TlsIdentity::load(&pki_dir)?;
     let config = MemberConfig {
@@ -354,7 +396,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.data_dir.display(),
         pki_dir.display()
     );
-    println!("try: keelson store --endpoints {} --pki-dir {} status", member.address(), pki_dir.display());
+    println!(
+        "try: keelson store --endpoints {} --pki-dir {} status",
+        member.address(),
+        pki_dir.display()
+    );
     tokio::signal::ctrl_c().await?;
     member.shutdown().await;
     Ok(())

@@ -39,13 +39,21 @@ impl StoreClient {
         })
     }
 
-    async fn call<Req: Serialize + ?Sized, Resp: DeserializeOwned>(&self, path: &str, req: &Req) -> Result<Resp> {
+    async fn call<Req: Serialize + ?Sized, Resp: DeserializeOwned>(
+        &self,
+        path: &str,
+        req: &Req,
+    ) -> Result<Resp> {
         let n = self.endpoints.len();
         let start = self.preferred.load(Ordering::Relaxed);
         let mut last = None;
         for i in 0..n {
             let index = (start + i) % n;
-            match self.http.call::<Req, Result<Resp>>(&self.endpoints[index], path, req, Some(CALL_TIMEOUT)).await {
+            match self
+                .http
+                .call::<Req, Result<Resp>>(&self.endpoints[index], path, req, Some(CALL_TIMEOUT))
+                .await
+            {
                 Ok(answer) => {
                     self.preferred.store(index, Ordering::Relaxed);
                     return answer;
@@ -54,7 +62,9 @@ impl StoreClient {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(last.map(Into::into).unwrap_or_else(|| StoreError::Unavailable("no endpoint".into())))
+        Err(last
+            .map(Into::into)
+            .unwrap_or_else(|| StoreError::Unavailable("no endpoint".into())))
     }
 
     pub async fn txn(&self, req: TxnRequest) -> Result<TxnResponse> {
@@ -62,13 +72,28 @@ impl StoreClient {
     }
 
     /// Writes one key; returns the revision of the write.
-    pub async fn put(&self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> Result<Revision> {
-        Ok(self.txn(TxnRequest { success: vec![Op::put(key, value)], ..Default::default() }).await?.revision)
+    pub async fn put(
+        &self,
+        key: impl Into<Vec<u8>>,
+        value: impl Into<Vec<u8>>,
+    ) -> Result<Revision> {
+        Ok(self
+            .txn(TxnRequest {
+                success: vec![Op::put(key, value)],
+                ..Default::default()
+            })
+            .await?
+            .revision)
     }
 
     /// Deletes one key; returns its value before, if it existed.
     pub async fn delete(&self, key: impl Into<Vec<u8>>) -> Result<Option<KeyValue>> {
-        let resp = self.txn(TxnRequest { success: vec![Op::delete(key)], ..Default::default() }).await?;
+        let resp = self
+            .txn(TxnRequest {
+                success: vec![Op::delete(key)],
+                ..Default::default()
+            })
+            .await?;
         Ok(match resp.responses.into_iter().next() {
             Some(OpResponse::Delete { prev }) => prev,
             _ => None,
@@ -109,41 +134,59 @@ impl StoreClient {
 
     /// Watches a prefix. The stream ends when the member closes it; a `Compacted` message or
     /// an error item is its last.
-    pub async fn watch(&self, req: WatchRequest) -> Result<impl Stream<Item = Result<WatchMessage>> + Send + Unpin> {
+    pub async fn watch(
+        &self,
+        req: WatchRequest,
+    ) -> Result<impl Stream<Item = Result<WatchMessage>> + Send + Unpin> {
         let n = self.endpoints.len();
         let start = self.preferred.load(Ordering::Relaxed);
         let mut last = None;
         for i in 0..n {
-            match self.http.stream(&self.endpoints[(start + i) % n], paths::WATCH, &req).await {
+            match self
+                .http
+                .stream(&self.endpoints[(start + i) % n], paths::WATCH, &req)
+                .await
+            {
                 Ok(resp) => return Ok(frames(resp)),
                 Err(e @ TransportError::Unreachable { .. }) => last = Some(e),
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(last.map(Into::into).unwrap_or_else(|| StoreError::Unavailable("no endpoint".into())))
+        Err(last
+            .map(Into::into)
+            .unwrap_or_else(|| StoreError::Unavailable("no endpoint".into())))
     }
 }
 
 fn frames(resp: reqwest::Response) -> impl Stream<Item = Result<WatchMessage>> + Send + Unpin {
     let body = resp.bytes_stream();
-    Box::pin(futures::stream::unfold((body, Vec::new(), false), |(mut body, mut buf, done)| async move {
-        if done {
-            return None;
-        }
-        loop {
-            if let Some(payload) = take_frame(&mut buf) {
-                let item = decode::<Result<WatchMessage>>(&payload)
-                    .unwrap_or_else(|e| Err(StoreError::Internal(format!("undecodable watch frame: {e}"))));
-                let last = item.is_err();
-                return Some((item, (body, buf, last)));
+    Box::pin(futures::stream::unfold(
+        (body, Vec::new(), false),
+        |(mut body, mut buf, done)| async move {
+            if done {
+                return None;
             }
-            match body.next().await {
-                Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
-                Some(Err(e)) => {
-                    return Some((Err(StoreError::Unavailable(format!("watch stream broke: {e}"))), (body, buf, true)))
+            loop {
+                if let Some(payload) = take_frame(&mut buf) {
+                    let item = decode::<Result<WatchMessage>>(&payload).unwrap_or_else(|e| {
+                        Err(StoreError::Internal(format!(
+                            "undecodable watch frame: {e}"
+                        )))
+                    });
+                    let last = item.is_err();
+                    return Some((item, (body, buf, last)));
                 }
-                None => return None,
+                match body.next().await {
+                    Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
+                    Some(Err(e)) => {
+                        return Some((
+                            Err(StoreError::Unavailable(format!("watch stream broke: {e}"))),
+                            (body, buf, true),
+                        ))
+                    }
+                    None => return None,
+                }
             }
-        }
-    }))
+        },
+    ))
 }

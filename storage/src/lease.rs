@@ -22,7 +22,13 @@ impl LeaseClock {
     }
 
     pub fn granted(&self, lease: Lease) {
-        self.lock().insert(lease.id, (Instant::now() + Duration::from_secs(lease.ttl_seconds), lease.ttl_seconds));
+        self.lock().insert(
+            lease.id,
+            (
+                Instant::now() + Duration::from_secs(lease.ttl_seconds),
+                lease.ttl_seconds,
+            ),
+        );
     }
 
     pub fn revoked(&self, id: LeaseId) {
@@ -52,10 +58,17 @@ impl LeaseClock {
         let mut map = self.lock();
         let (deadline, ttl) = map.get_mut(&id)?;
         *deadline = Instant::now() + Duration::from_secs(*ttl);
-        Some(Lease { id, ttl_seconds: *ttl })
+        Some(Lease {
+            id,
+            ttl_seconds: *ttl,
+        })
     }
 
     pub fn expired(&self, now: Instant) -> Vec<LeaseId> {
-        self.lock().iter().filter(|(_, (deadline, _))| *deadline <= now).map(|(id, _)| *id).collect()
+        self.lock()
+            .iter()
+            .filter(|(_, (deadline, _))| *deadline <= now)
+            .map(|(id, _)| *id)
+            .collect()
     }
 }

@@ -83,6 +83,7 @@ struct Inner {
     hub: Arc<WatchHub>,
     leases: Arc<LeaseClock>,
     client: HttpClient,
+    committed: Arc<std::sync::atomic::AtomicU64>,
     progress_interval: Duration,
     tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
@@ -96,9 +97,15 @@ impl Member {
         let db = crate::db::open(&config.data_dir, config.id)?;
         let hub = Arc::new(WatchHub::new());
         let leases = Arc::new(LeaseClock::default());
-        let state_machine = StateMachine::new(db.clone(), hub.clone(), leases.clone())
-            .map_err(|e| anyhow::anyhow!("cannot read the state machine in {}: {e}", config.data_dir.display()))?;
+        let state_machine =
+            StateMachine::new(db.clone(), hub.clone(), leases.clone()).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot read the state machine in {}: {e}",
+                    config.data_dir.display()
+                )
+            })?;
         let log_store = LogStore::new(db.clone());
+        let committed = log_store.committed_index();
         let client = HttpClient::new(&config.identity)?;
         let raft_config = Config {
             cluster_name: "keelson-store".into(),
@@ -112,8 +119,16 @@ impl Member {
             ..Default::default()
         }
         .validate()?;
-        let raft = Raft::new(config.id, Arc::new(raft_config), Network { client: client.clone() }, log_store, state_machine)
-            .await?;
+        let raft = Raft::new(
+            config.id,
+            Arc::new(raft_config),
+            Network {
+                client: client.clone(),
+            },
+            log_store,
+            state_machine,
+        )
+        .await?;
 
         let listener = TcpListener::bind(config.listen)
             .await
@@ -128,6 +143,7 @@ impl Member {
                 hub,
                 leases,
                 client,
+                committed,
                 progress_interval: config.progress_interval,
                 tasks: Default::default(),
             }),
@@ -142,9 +158,13 @@ impl Member {
         };
         let first = peers.keys().next().copied() == Some(config.id);
         if first && !raft.is_initialized().await? {
-            let nodes: BTreeMap<u64, BasicNode> =
-                peers.iter().map(|(id, addr)| (*id, BasicNode { addr: addr.clone() })).collect();
-            raft.initialize(nodes).await.map_err(|e| anyhow::anyhow!("cannot form the cluster: {e}"))?;
+            let nodes: BTreeMap<u64, BasicNode> = peers
+                .iter()
+                .map(|(id, addr)| (*id, BasicNode { addr: addr.clone() }))
+                .collect();
+            raft.initialize(nodes)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot form the cluster: {e}"))?;
         }
         member.spawn(member.clone().expire_leases());
         if let Some(every) = config.compaction_interval {
@@ -155,7 +175,11 @@ impl Member {
 
     fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
         let handle = tokio::spawn(task);
-        self.inner.tasks.lock().unwrap_or_else(|p| p.into_inner()).push(handle);
+        self.inner
+            .tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(handle);
     }
 
     /// The address the member's port is bound to.
@@ -169,7 +193,13 @@ impl Member {
 
     /// Stops Raft and the member's port and loops.
     pub async fn shutdown(&self) {
-        for task in self.inner.tasks.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+        for task in self
+            .inner
+            .tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+        {
             task.abort();
         }
         let _ = self.inner.raft.shutdown().await;
@@ -191,7 +221,8 @@ impl Member {
     /// Reads keys under a prefix: linearizable unless `serializable` (or at a past
     /// revision this member already holds).
     pub async fn range(&self, req: RangeRequest) -> Result<RangeResponse> {
-        let local = req.serializable || (req.revision != 0 && req.revision <= self.inner.hub.current_revision());
+        let local = req.serializable
+            || (req.revision != 0 && req.revision <= self.inner.hub.current_revision());
         if local {
             return self.local_range(&req);
         }
@@ -211,7 +242,9 @@ impl Member {
                     }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                Err(RaftError::Fatal(e)) => return Err(StoreError::Unavailable(format!("raft has stopped: {e}"))),
+                Err(RaftError::Fatal(e)) => {
+                    return Err(StoreError::Unavailable(format!("raft has stopped: {e}")))
+                }
             }
         }
     }
@@ -220,7 +253,10 @@ impl Member {
     pub(crate) async fn leader_range(&self, req: RangeRequest) -> Result<RangeResponse> {
         match self.inner.raft.ensure_linearizable().await {
             Ok(_) => self.local_range(&req),
-            Err(e) => Err(StoreError::Unavailable(format!("member {} cannot serve a linearizable read: {e}", self.inner.id))),
+            Err(e) => Err(StoreError::Unavailable(format!(
+                "member {} cannot serve a linearizable read: {e}",
+                self.inner.id
+            ))),
         }
     }
 
@@ -241,7 +277,12 @@ impl Member {
 
     /// Watches a prefix from a revision (on this member's state).
     pub fn watch(&self, req: WatchRequest) -> Result<WatchStream> {
-        crate::watch::start(self.inner.db.clone(), &self.inner.hub, req, self.inner.progress_interval)
+        crate::watch::start(
+            self.inner.db.clone(),
+            &self.inner.hub,
+            req,
+            self.inner.progress_interval,
+        )
     }
 
     /// Drops the history up to `revision`: older reads and watches fail with `Compacted`.
@@ -274,7 +315,10 @@ impl Member {
             match self.inner.raft.ensure_linearizable().await {
                 Ok(_) => return self.leader_keepalive(id),
                 Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(to))) => {
-                    if let Some(answer) = self.forward(&to, LEADER_KEEPALIVE_PATH, &id, deadline).await? {
+                    if let Some(answer) = self
+                        .forward(&to, LEADER_KEEPALIVE_PATH, &id, deadline)
+                        .await?
+                    {
                         return answer;
                     }
                 }
@@ -284,13 +328,17 @@ impl Member {
     }
 
     pub(crate) fn leader_keepalive(&self, id: LeaseId) -> Result<Lease> {
-        self.inner.leases.keepalive(id).ok_or(StoreError::LeaseNotFound(id))
+        self.inner
+            .leases
+            .keepalive(id)
+            .ok_or(StoreError::LeaseNotFound(id))
     }
 
     pub fn status(&self) -> MemberStatus {
         let metrics = self.inner.raft.metrics().borrow().clone();
-        let (revision, compact_revision) =
-            MvccReader::latest(&self.inner.db).revisions().unwrap_or((0, 0));
+        let (revision, compact_revision) = MvccReader::latest(&self.inner.db)
+            .revisions()
+            .unwrap_or((0, 0));
         MemberStatus {
             id: self.inner.id,
             address: self.inner.address.to_string(),
@@ -301,7 +349,11 @@ impl Member {
                 .collect(),
             leader: metrics.current_leader,
             term: metrics.current_term,
-            commit_index: metrics.last_log_index.unwrap_or(0),
+            last_log_index: metrics.last_log_index.unwrap_or(0),
+            commit_index: self
+                .inner
+                .committed
+                .load(std::sync::atomic::Ordering::Relaxed),
             applied_index: metrics.last_applied.map_or(0, |l| l.index),
             revision,
             compact_revision,
@@ -315,7 +367,9 @@ impl Member {
             match self.inner.raft.client_write(command.clone()).await {
                 Ok(resp) => return into_result(resp.data),
                 Err(RaftError::APIError(ClientWriteError::ForwardToLeader(to))) => {
-                    if let Some(answer) = self.forward(&to, PROPOSE_PATH, &command, deadline).await? {
+                    if let Some(answer) =
+                        self.forward(&to, PROPOSE_PATH, &command, deadline).await?
+                    {
                         return answer.and_then(into_result);
                     }
                 }
@@ -328,7 +382,10 @@ impl Member {
     pub(crate) async fn leader_propose(&self, command: Command) -> Result<CommandResponse> {
         match self.inner.raft.client_write(command).await {
             Ok(resp) => Ok(resp.data),
-            Err(e) => Err(StoreError::Unavailable(format!("member {}: {e}", self.inner.id))),
+            Err(e) => Err(StoreError::Unavailable(format!(
+                "member {}: {e}",
+                self.inner.id
+            ))),
         }
     }
 
@@ -358,7 +415,12 @@ impl Member {
                 return result;
             }
         };
-        match self.inner.client.call::<Req, Result<Resp>>(&leader, path, req, Some(FORWARD_TIMEOUT)).await {
+        match self
+            .inner
+            .client
+            .call::<Req, Result<Resp>>(&leader, path, req, Some(FORWARD_TIMEOUT))
+            .await
+        {
             Ok(answer) => Ok(Some(answer)),
             Err(e @ TransportError::Unreachable { .. }) => {
                 let result = give_up(e.to_string());
@@ -391,7 +453,9 @@ impl Member {
             }
             for id in self.inner.leases.expired(Instant::now()) {
                 match self.leader_propose(Command::LeaseRevoke { id }).await {
-                    Ok(CommandResponse::Error(StoreError::LeaseNotFound(_))) => self.inner.leases.revoked(id),
+                    Ok(CommandResponse::Error(StoreError::LeaseNotFound(_))) => {
+                        self.inner.leases.revoked(id)
+                    }
                     Ok(_) => {}
                     Err(e) => tracing::warn!("cannot revoke expired lease {id}: {e}"),
                 }
@@ -409,7 +473,9 @@ impl Member {
             let current = self.inner.hub.current_revision();
             if let (true, Some(revision)) = (self.is_leader(), previous) {
                 match self.leader_propose(Command::Compact { revision }).await {
-                    Ok(CommandResponse::Compacted { .. }) => tracing::debug!("compacted history up to {revision}"),
+                    Ok(CommandResponse::Compacted { .. }) => {
+                        tracing::debug!("compacted history up to {revision}")
+                    }
                     Ok(_) | Err(_) => {}
                 }
             }
@@ -426,5 +492,7 @@ fn into_result(resp: CommandResponse) -> Result<CommandResponse> {
 }
 
 fn unexpected(resp: CommandResponse) -> StoreError {
-    StoreError::Internal(format!("unexpected answer from the state machine: {resp:?}"))
+    StoreError::Internal(format!(
+        "unexpected answer from the state machine: {resp:?}"
+    ))
 }

@@ -30,19 +30,29 @@ const SM_COMPACT: &[u8] = b"compact_revision";
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     Txn(TxnRequest),
-    Compact { revision: Revision },
+    Compact {
+        revision: Revision,
+    },
     /// The lease's id is the index of the log entry that grants it, so every member agrees.
-    LeaseGrant { ttl_seconds: u64 },
-    LeaseRevoke { id: LeaseId },
+    LeaseGrant {
+        ttl_seconds: u64,
+    },
+    LeaseRevoke {
+        id: LeaseId,
+    },
 }
 
 /// What applying a command produced, returned to the member that proposed it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CommandResponse {
     Txn(TxnResponse),
-    Compacted { revision: Revision },
+    Compacted {
+        revision: Revision,
+    },
     LeaseGranted(Lease),
-    LeaseRevoked { revision: Revision },
+    LeaseRevoked {
+        revision: Revision,
+    },
     /// A Raft-internal entry (blank or membership) that carries no command.
     Nothing,
     Error(StoreError),
@@ -69,7 +79,8 @@ pub(crate) fn db_err(e: rocksdb::Error) -> StoreError {
 
 pub(crate) fn cf<'a>(db: &'a DB, name: &str) -> &'a ColumnFamily {
     // Every column family is created or checked when the data dir is opened.
-    db.cf_handle(name).expect("column family opened with the data dir")
+    db.cf_handle(name)
+        .expect("column family opened with the data dir")
 }
 
 /// Read access to the MVCC key space, over the live database or a consistent snapshot.
@@ -86,7 +97,10 @@ impl<'a> MvccReader<'a> {
 
     /// Reads the state of a RocksDB snapshot: every read sees the same point.
     pub fn at(db: &'a DB, snapshot: &'a Snapshot<'a>) -> Self {
-        MvccReader { db, snapshot: Some(snapshot) }
+        MvccReader {
+            db,
+            snapshot: Some(snapshot),
+        }
     }
 
     fn options(&self) -> ReadOptions {
@@ -98,7 +112,9 @@ impl<'a> MvccReader<'a> {
     }
 
     fn get_cf(&self, name: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.db.get_cf_opt(cf(self.db, name), key, &self.options()).map_err(db_err)
+        self.db
+            .get_cf_opt(cf(self.db, name), key, &self.options())
+            .map_err(db_err)
     }
 
     fn u64_meta(&self, key: &[u8]) -> Result<u64> {
@@ -137,21 +153,35 @@ impl<'a> MvccReader<'a> {
         Ok(out)
     }
 
-    fn view_iter(&self, name: &str, mode: IteratorMode) -> rocksdb::DBIteratorWithThreadMode<'a, DB> {
-        self.db.iterator_cf_opt(cf(self.db, name), self.options(), mode)
+    fn view_iter(
+        &self,
+        name: &str,
+        mode: IteratorMode,
+    ) -> rocksdb::DBIteratorWithThreadMode<'a, DB> {
+        self.db
+            .iterator_cf_opt(cf(self.db, name), self.options(), mode)
     }
 
     /// The events of revisions `from..=to`, at most `max_revisions` of them.
-    pub fn events(&self, from: Revision, to: Revision, max_revisions: usize) -> Result<Vec<(Revision, Vec<Event>)>> {
+    pub fn events(
+        &self,
+        from: Revision,
+        to: Revision,
+        max_revisions: usize,
+    ) -> Result<Vec<(Revision, Vec<Event>)>> {
         let (_, compact) = self.revisions()?;
         if from <= compact {
-            return Err(StoreError::Compacted { requested: from, compact_revision: compact });
+            return Err(StoreError::Compacted {
+                requested: from,
+                compact_revision: compact,
+            });
         }
         let start = rev_key(from);
         let mut out = Vec::new();
         for item in self.view_iter(CF_EVENTS, IteratorMode::From(&start, Direction::Forward)) {
             let (k, v) = item.map_err(db_err)?;
-            let rev = u64::from_be_bytes(k.as_ref().try_into().map_err(|e| corrupt("event key", e))?);
+            let rev =
+                u64::from_be_bytes(k.as_ref().try_into().map_err(|e| corrupt("event key", e))?);
             if rev > to || out.len() >= max_revisions {
                 break;
             }
@@ -163,12 +193,22 @@ impl<'a> MvccReader<'a> {
     /// Keys under a prefix as of a revision; see the module doc for how older revisions are read.
     pub fn range(&self, req: &RangeRequest) -> Result<RangeResponse> {
         let (current, compact) = self.revisions()?;
-        let at = if req.revision == 0 { current } else { req.revision };
+        let at = if req.revision == 0 {
+            current
+        } else {
+            req.revision
+        };
         if at > current {
-            return Err(StoreError::FutureRevision { requested: at, current });
+            return Err(StoreError::FutureRevision {
+                requested: at,
+                current,
+            });
         }
         if at < compact {
-            return Err(StoreError::Compacted { requested: at, compact_revision: compact });
+            return Err(StoreError::Compacted {
+                requested: at,
+                compact_revision: compact,
+            });
         }
         let wanted = |key: &[u8]| key.starts_with(&req.prefix) && key > req.start_after.as_slice();
 
@@ -195,23 +235,37 @@ impl<'a> MvccReader<'a> {
                 let (k, v) = item.map_err(db_err)?;
                 Ok((k.into_vec(), v.into_vec()))
             })
-            .take_while(|item| item.as_ref().map_or(true, |(k, _)| k.starts_with(&req.prefix)))
+            .take_while(|item| {
+                item.as_ref()
+                    .map_or(true, |(k, _)| k.starts_with(&req.prefix))
+            })
             .peekable();
         let mut past = past.into_iter().peekable();
 
-        let limit = if req.limit == 0 { usize::MAX } else { req.limit as usize };
+        let limit = if req.limit == 0 {
+            usize::MAX
+        } else {
+            req.limit as usize
+        };
         let mut kvs = Vec::new();
         let mut more = false;
         loop {
             let from_latest = match (latest.peek(), past.peek()) {
                 (None, None) => break,
-                (Some(Err(_)), _) => return Err(latest.next().and_then(|r| r.err()).unwrap_or_else(|| StoreError::Internal("iterator".into()))),
+                (Some(Err(_)), _) => {
+                    return Err(latest
+                        .next()
+                        .and_then(|r| r.err())
+                        .unwrap_or_else(|| StoreError::Internal("iterator".into())))
+                }
                 (Some(Ok((lk, _))), Some((pk, _))) => lk < pk,
                 (Some(_), None) => true,
                 (None, Some(_)) => false,
             };
             let kv = if from_latest {
-                let Some(Ok((_, v))) = latest.next() else { break };
+                let Some(Ok((_, v))) = latest.next() else {
+                    break;
+                };
                 Some(decode::<KeyValue>(&v).map_err(|e| corrupt("key", e))?)
             } else {
                 let (pk, kv) = past.next().expect("peeked");
@@ -230,7 +284,11 @@ impl<'a> MvccReader<'a> {
             }
             kvs.push(kv);
         }
-        Ok(RangeResponse { kvs, more, revision: at })
+        Ok(RangeResponse {
+            kvs,
+            more,
+            revision: at,
+        })
     }
 }
 
@@ -297,15 +355,22 @@ impl<'a> ApplyBatch<'a> {
         Ok(())
     }
 
-    /// Applies one command; `index` is the command's log index.
-    pub fn apply(&mut self, command: &Command, index: u64) -> CommandResponse {
+    /// Applies one command; `index` is the command's log index. A command that is refused
+    /// (a missing lease, a bad compaction) changes nothing and answers with its error; an
+    /// `Internal` error means the store itself could not be read, and stops the state
+    /// machine rather than let a half-applied command through.
+    pub fn apply(&mut self, command: &Command, index: u64) -> Result<CommandResponse> {
         let result = match command {
             Command::Txn(req) => self.txn(req).map(CommandResponse::Txn),
             Command::Compact { revision } => self.compact(*revision),
             Command::LeaseGrant { ttl_seconds } => self.lease_grant(index, *ttl_seconds),
             Command::LeaseRevoke { id } => self.lease_revoke(*id),
         };
-        result.unwrap_or_else(CommandResponse::Error)
+        match result {
+            Err(e @ StoreError::Internal(_)) => Err(e),
+            Err(refused) => Ok(CommandResponse::Error(refused)),
+            Ok(answer) => Ok(answer),
+        }
     }
 
     fn txn(&mut self, req: &TxnRequest) -> Result<TxnResponse> {
@@ -316,7 +381,9 @@ impl<'a> ApplyBatch<'a> {
         for c in &req.compare {
             let current = self.get(c.key())?;
             let holds = match c {
-                Compare::ModRevision { revision, .. } => current.is_some_and(|kv| kv.mod_revision == *revision),
+                Compare::ModRevision { revision, .. } => {
+                    current.is_some_and(|kv| kv.mod_revision == *revision)
+                }
                 Compare::Exists { .. } => current.is_some(),
                 Compare::Absent { .. } => current.is_none(),
             };
@@ -325,7 +392,11 @@ impl<'a> ApplyBatch<'a> {
                 break;
             }
         }
-        let ops = if succeeded { &req.success } else { &req.failure };
+        let ops = if succeeded {
+            &req.success
+        } else {
+            &req.failure
+        };
         for op in ops {
             if let Op::Put { lease, .. } = op {
                 if *lease != 0 && self.lease(*lease)?.is_none() {
@@ -359,7 +430,11 @@ impl<'a> ApplyBatch<'a> {
                         self.leases.insert(*lease, Some(rec));
                     }
                     self.kv.insert(key.clone(), Some(kv.clone()));
-                    events.push(Event { kind: EventKind::Put, kv, prev_kv: prev.clone() });
+                    events.push(Event {
+                        kind: EventKind::Put,
+                        kv,
+                        prev_kv: prev.clone(),
+                    });
                     responses.push(OpResponse::Put { prev });
                 }
                 Op::Delete { key } => {
@@ -370,10 +445,19 @@ impl<'a> ApplyBatch<'a> {
             }
         }
         self.commit_revision(rev, events);
-        Ok(TxnResponse { succeeded, revision: self.revision, responses })
+        Ok(TxnResponse {
+            succeeded,
+            revision: self.revision,
+            responses,
+        })
     }
 
-    fn delete_key(&mut self, key: &[u8], rev: Revision, events: &mut Vec<Event>) -> Result<Option<KeyValue>> {
+    fn delete_key(
+        &mut self,
+        key: &[u8],
+        rev: Revision,
+        events: &mut Vec<Event>,
+    ) -> Result<Option<KeyValue>> {
         let prev = self.get(key)?;
         if let Some(p) = &prev {
             self.detach(p.lease, key)?;
@@ -386,7 +470,11 @@ impl<'a> ApplyBatch<'a> {
                 version: 0,
                 lease: 0,
             };
-            events.push(Event { kind: EventKind::Delete, kv: tombstone, prev_kv: prev.clone() });
+            events.push(Event {
+                kind: EventKind::Delete,
+                kv: tombstone,
+                prev_kv: prev.clone(),
+            });
         }
         Ok(prev)
     }
@@ -401,10 +489,16 @@ impl<'a> ApplyBatch<'a> {
 
     fn compact(&mut self, revision: Revision) -> Result<CommandResponse> {
         if revision > self.revision {
-            return Err(StoreError::FutureRevision { requested: revision, current: self.revision });
+            return Err(StoreError::FutureRevision {
+                requested: revision,
+                current: self.revision,
+            });
         }
         if revision <= self.compact_revision {
-            return Err(StoreError::Compacted { requested: revision, compact_revision: self.compact_revision });
+            return Err(StoreError::Compacted {
+                requested: revision,
+                compact_revision: self.compact_revision,
+            });
         }
         self.compact_revision = revision;
         self.compacted_to = Some(revision);
@@ -413,10 +507,21 @@ impl<'a> ApplyBatch<'a> {
 
     fn lease_grant(&mut self, index: u64, ttl_seconds: u64) -> Result<CommandResponse> {
         if ttl_seconds == 0 {
-            return Err(StoreError::InvalidRequest("a lease needs a TTL of at least 1 second".into()));
+            return Err(StoreError::InvalidRequest(
+                "a lease needs a TTL of at least 1 second".into(),
+            ));
         }
-        self.leases.insert(index, Some(LeaseRecord { ttl_seconds, keys: BTreeSet::new() }));
-        let lease = Lease { id: index, ttl_seconds };
+        self.leases.insert(
+            index,
+            Some(LeaseRecord {
+                ttl_seconds,
+                keys: BTreeSet::new(),
+            }),
+        );
+        let lease = Lease {
+            id: index,
+            ttl_seconds,
+        };
         self.granted.push(lease);
         Ok(CommandResponse::LeaseGranted(lease))
     }
@@ -433,7 +538,9 @@ impl<'a> ApplyBatch<'a> {
         self.leases.insert(id, None);
         self.revoked.push(id);
         self.commit_revision(rev, events);
-        Ok(CommandResponse::LeaseRevoked { revision: self.revision })
+        Ok(CommandResponse::LeaseRevoked {
+            revision: self.revision,
+        })
     }
 
     /// Moves everything the batch changed into its RocksDB write batch.
@@ -447,18 +554,24 @@ impl<'a> ApplyBatch<'a> {
         }
         for (id, rec) in self.leases.drain() {
             match rec {
-                Some(rec) => self.batch.put_cf(cf(db, CF_LEASES), id.to_be_bytes(), encode(&rec)),
+                Some(rec) => self
+                    .batch
+                    .put_cf(cf(db, CF_LEASES), id.to_be_bytes(), encode(&rec)),
                 None => self.batch.delete_cf(cf(db, CF_LEASES), id.to_be_bytes()),
             }
         }
         for (rev, events) in &self.events {
-            self.batch.put_cf(cf(db, CF_EVENTS), rev_key(*rev), encode(events.as_ref()));
+            self.batch
+                .put_cf(cf(db, CF_EVENTS), rev_key(*rev), encode(events.as_ref()));
         }
         if let Some(to) = self.compacted_to {
-            self.batch.delete_range_cf(cf(db, CF_EVENTS), rev_key(0), rev_key(to + 1));
+            self.batch
+                .delete_range_cf(cf(db, CF_EVENTS), rev_key(0), rev_key(to + 1));
         }
-        self.batch.put_cf(cf(db, CF_SM), SM_REVISION, encode(&self.revision));
-        self.batch.put_cf(cf(db, CF_SM), SM_COMPACT, encode(&self.compact_revision));
+        self.batch
+            .put_cf(cf(db, CF_SM), SM_REVISION, encode(&self.revision));
+        self.batch
+            .put_cf(cf(db, CF_SM), SM_COMPACT, encode(&self.compact_revision));
         self
     }
 }
@@ -480,7 +593,11 @@ impl MvccSnapshot {
             let (_, v) = item.map_err(db_err)?;
             kvs.push(decode(&v).map_err(|e| corrupt("key", e))?);
         }
-        Ok(MvccSnapshot { revision, kvs, leases: reader.leases()? })
+        Ok(MvccSnapshot {
+            revision,
+            kvs,
+            leases: reader.leases()?,
+        })
     }
 
     /// Replaces the whole MVCC state with this snapshot's, in `batch`.

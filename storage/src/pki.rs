@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
@@ -30,7 +30,9 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
     file.write_all(contents.as_bytes())?;
     file.sync_all()?;
     Ok(())
@@ -47,7 +49,10 @@ fn read(path: &Path) -> anyhow::Result<String> {
 /// Creates a new cluster CA in `dir`; refuses to replace an existing one.
 pub fn init_ca(dir: &Path, name: &str) -> anyhow::Result<()> {
     if dir.join(CA_KEY).exists() {
-        bail!("{} already holds a CA; refusing to replace it", dir.display());
+        bail!(
+            "{} already holds a CA; refusing to replace it",
+            dir.display()
+        );
     }
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let key = KeyPair::generate()?;
@@ -55,7 +60,11 @@ pub fn init_ca(dir: &Path, name: &str) -> anyhow::Result<()> {
     params.distinguished_name = DistinguishedName::new();
     params.distinguished_name.push(DnType::CommonName, name);
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     let now = OffsetDateTime::now_utc();
     params.not_before = now - Duration::hours(1);
     params.not_after = now + Duration::days(3650);
@@ -68,9 +77,17 @@ pub fn init_ca(dir: &Path, name: &str) -> anyhow::Result<()> {
 /// Issues an identity signed by the CA in `ca_dir` into `out_dir`: `ca.crt`, `tls.crt`,
 /// `tls.key`. The certificate serves and authenticates (server and client auth), for the
 /// given names and IP addresses.
-pub fn issue(ca_dir: &Path, out_dir: &Path, common_name: &str, sans: &[String]) -> anyhow::Result<()> {
+pub fn issue(
+    ca_dir: &Path,
+    out_dir: &Path,
+    common_name: &str,
+    sans: &[String],
+) -> anyhow::Result<()> {
     if out_dir.join(TLS_KEY).exists() {
-        bail!("{} already holds an identity; refusing to replace it", out_dir.display());
+        bail!(
+            "{} already holds an identity; refusing to replace it",
+            out_dir.display()
+        );
     }
     let ca_pem = read(&ca_dir.join(CA_CERT))?;
     let ca_key = KeyPair::from_pem(&read(&ca_dir.join(CA_KEY))?)
@@ -80,11 +97,20 @@ pub fn issue(ca_dir: &Path, out_dir: &Path, common_name: &str, sans: &[String]) 
         .self_signed(&ca_key)?;
 
     let key = KeyPair::generate()?;
-    let mut params = CertificateParams::new(sans.to_vec()).context("invalid subject alternative name")?;
+    let mut params =
+        CertificateParams::new(sans.to_vec()).context("invalid subject alternative name")?;
     params.distinguished_name = DistinguishedName::new();
-    params.distinguished_name.push(DnType::CommonName, common_name);
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+    params
+        .distinguished_name
+        .push(DnType::CommonName, common_name);
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
     let now = OffsetDateTime::now_utc();
     params.not_before = now - Duration::hours(1);
     params.not_after = now + Duration::days(1825);
@@ -99,7 +125,11 @@ pub fn issue(ca_dir: &Path, out_dir: &Path, common_name: &str, sans: &[String]) 
 
 /// The names a member's certificate covers by default: loopback and this host's name.
 pub fn default_sans() -> Vec<String> {
-    let mut sans = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+    let mut sans = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ];
     if let Ok(host) = fs::read_to_string("/etc/hostname") {
         let host = host.trim();
         if !host.is_empty() && host != "localhost" {
@@ -128,14 +158,23 @@ impl TlsIdentity {
         let pem_items = |file: &str| -> anyhow::Result<Vec<u8>> {
             let path = dir.join(file);
             fs::read(&path).with_context(|| {
-                format!("cannot read {} (an identity dir holds {CA_CERT}, {TLS_CERT} and {TLS_KEY})", path.display())
+                format!(
+                    "cannot read {} (an identity dir holds {CA_CERT}, {TLS_CERT} and {TLS_KEY})",
+                    path.display()
+                )
             })
         };
         let mut roots = RootCertStore::empty();
         let ca = pem_items(CA_CERT)?;
         for cert in rustls_pemfile::certs(&mut ca.as_slice()) {
-            let cert = cert.with_context(|| format!("{} is not PEM", dir.join(CA_CERT).display()))?;
-            roots.add(cert).with_context(|| format!("{} is not a usable CA certificate", dir.join(CA_CERT).display()))?;
+            let cert =
+                cert.with_context(|| format!("{} is not PEM", dir.join(CA_CERT).display()))?;
+            roots.add(cert).with_context(|| {
+                format!(
+                    "{} is not a usable CA certificate",
+                    dir.join(CA_CERT).display()
+                )
+            })?;
         }
         if roots.is_empty() {
             bail!("{} holds no certificate", dir.join(CA_CERT).display());
@@ -149,12 +188,18 @@ impl TlsIdentity {
         let key = rustls_pemfile::private_key(&mut pem_items(TLS_KEY)?.as_slice())
             .with_context(|| format!("{} is not PEM", dir.join(TLS_KEY).display()))?
             .with_context(|| format!("{} holds no private key", dir.join(TLS_KEY).display()))?;
-        Ok(TlsIdentity { dir: dir.to_path_buf(), roots: Arc::new(roots), certs, key: Arc::new(key) })
+        Ok(TlsIdentity {
+            dir: dir.to_path_buf(),
+            roots: Arc::new(roots),
+            certs,
+            key: Arc::new(key),
+        })
     }
 
     /// TLS for a member's port: HTTP/2 or HTTP/1.1, and a client certificate from the CA required.
     pub fn server_config(&self) -> anyhow::Result<ServerConfig> {
-        let verifier = WebPkiClientVerifier::builder_with_provider(self.roots.clone(), provider()).build()?;
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(self.roots.clone(), provider()).build()?;
         let mut config = ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()?
             .with_client_cert_verifier(verifier)

@@ -10,20 +10,23 @@
 
 use std::io::Cursor;
 use std::ops::{Bound, RangeBounds};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 
 use openraft::storage::{LogFlushed, RaftLogStorage, RaftStateMachine};
 use openraft::{
-    AnyError, BasicNode, Entry, EntryPayload, LogId, LogState, RaftLogReader, RaftSnapshotBuilder, Snapshot,
-    SnapshotMeta, StorageError, StorageIOError, StoredMembership, Vote,
+    AnyError, BasicNode, Entry, EntryPayload, LogId, LogState, RaftLogReader, RaftSnapshotBuilder,
+    Snapshot, SnapshotMeta, StorageError, StorageIOError, StoredMembership, Vote,
 };
 use rocksdb::{Direction, IteratorMode, WriteBatch, WriteOptions, DB};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{decode, encode};
 use crate::lease::LeaseClock;
-use crate::mvcc::{cf, ApplyBatch, Command, CommandResponse, MvccReader, MvccSnapshot, CF_LOG, CF_RAFT, CF_SM};
+use crate::mvcc::{
+    cf, ApplyBatch, Command, CommandResponse, MvccReader, MvccSnapshot, CF_LOG, CF_RAFT, CF_SM,
+};
 use crate::watch::WatchHub;
 
 openraft::declare_raft_types!(
@@ -57,7 +60,11 @@ fn synced() -> WriteOptions {
     w
 }
 
-fn get_meta<T: for<'de> Deserialize<'de>>(db: &DB, cf_name: &str, key: &[u8]) -> Result<Option<T>, AnyError> {
+fn get_meta<T: for<'de> Deserialize<'de>>(
+    db: &DB,
+    cf_name: &str,
+    key: &[u8],
+) -> Result<Option<T>, AnyError> {
     match db.get_cf(cf(db, cf_name), key).map_err(any)? {
         None => Ok(None),
         Some(bytes) => decode(&bytes).map(Some).map_err(any),
@@ -69,6 +76,8 @@ fn get_meta<T: for<'de> Deserialize<'de>>(db: &DB, cf_name: &str, key: &[u8]) ->
 pub struct LogStore {
     db: Arc<DB>,
     flushes: std_mpsc::Sender<LogFlushed<TypeConfig>>,
+    /// The last committed index Raft told us of, for status reports.
+    committed: Arc<AtomicU64>,
 }
 
 impl LogStore {
@@ -85,13 +94,25 @@ impl LogStore {
                     let result = flush_db.flush_wal(true);
                     for callback in batch {
                         callback.log_io_completed(
-                            result.as_ref().map(|_| ()).map_err(|e| std::io::Error::other(e.to_string())),
+                            result
+                                .as_ref()
+                                .map(|_| ())
+                                .map_err(|e| std::io::Error::other(e.to_string())),
                         );
                     }
                 }
             })
             .expect("spawning the log fsync thread");
-        LogStore { db, flushes }
+        LogStore {
+            db,
+            flushes,
+            committed: Arc::default(),
+        }
+    }
+
+    /// The commit index as Raft last saved it.
+    pub fn committed_index(&self) -> Arc<AtomicU64> {
+        self.committed.clone()
     }
 
     fn log_cf(&self) -> &rocksdb::ColumnFamily {
@@ -115,9 +136,16 @@ impl RaftLogReader<TypeConfig> for LogStore {
         };
         let mut out = Vec::new();
         let from = start.to_be_bytes();
-        for item in self.db.iterator_cf(self.log_cf(), IteratorMode::From(&from, Direction::Forward)) {
+        for item in self
+            .db
+            .iterator_cf(self.log_cf(), IteratorMode::From(&from, Direction::Forward))
+        {
             let (key, value) = item.map_err(|e| StorageIOError::read_logs(any(e)))?;
-            let index = u64::from_be_bytes(key.as_ref().try_into().map_err(|e| StorageIOError::read_logs(any(e)))?);
+            let index = u64::from_be_bytes(
+                key.as_ref()
+                    .try_into()
+                    .map_err(|e| StorageIOError::read_logs(any(e)))?,
+            );
             if !range.contains(&index) {
                 break;
             }
@@ -137,11 +165,15 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             None => last_purged_log_id,
             Some(item) => {
                 let (_, value) = item.map_err(|e| StorageIOError::read_logs(any(e)))?;
-                let entry: Entry<TypeConfig> = decode(&value).map_err(|e| StorageIOError::read_logs(any(e)))?;
+                let entry: Entry<TypeConfig> =
+                    decode(&value).map_err(|e| StorageIOError::read_logs(any(e)))?;
                 Some(entry.log_id)
             }
         };
-        Ok(LogState { last_purged_log_id, last_log_id })
+        Ok(LogState {
+            last_purged_log_id,
+            last_log_id,
+        })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
@@ -159,6 +191,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_committed(&mut self, committed: Option<LogId<u64>>) -> StorageResult<()> {
+        self.committed
+            .store(committed.map_or(0, |c| c.index), Ordering::Relaxed);
         self.db
             .put_cf(cf(&self.db, CF_RAFT), COMMITTED, encode(&committed))
             .map_err(|e| StorageIOError::write(any(e)).into())
@@ -177,9 +211,15 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     {
         let mut batch = WriteBatch::default();
         for entry in entries {
-            batch.put_cf(self.log_cf(), entry.log_id.index.to_be_bytes(), encode(&entry));
+            batch.put_cf(
+                self.log_cf(),
+                entry.log_id.index.to_be_bytes(),
+                encode(&entry),
+            );
         }
-        self.db.write(batch).map_err(|e| StorageIOError::write_logs(any(e)))?;
+        self.db
+            .write(batch)
+            .map_err(|e| StorageIOError::write_logs(any(e)))?;
         self.flushes
             .send(callback)
             .map_err(|_| StorageIOError::write_logs(any("the log fsync thread has stopped")))?;
@@ -188,16 +228,28 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn truncate(&mut self, log_id: LogId<u64>) -> StorageResult<()> {
         let mut batch = WriteBatch::default();
-        batch.delete_range_cf(self.log_cf(), log_id.index.to_be_bytes(), u64::MAX.to_be_bytes());
+        batch.delete_range_cf(
+            self.log_cf(),
+            log_id.index.to_be_bytes(),
+            u64::MAX.to_be_bytes(),
+        );
         batch.delete_cf(self.log_cf(), u64::MAX.to_be_bytes());
-        self.db.write_opt(batch, &synced()).map_err(|e| StorageIOError::write_logs(any(e)).into())
+        self.db
+            .write_opt(batch, &synced())
+            .map_err(|e| StorageIOError::write_logs(any(e)).into())
     }
 
     async fn purge(&mut self, log_id: LogId<u64>) -> StorageResult<()> {
         let mut batch = WriteBatch::default();
         batch.put_cf(cf(&self.db, CF_RAFT), LAST_PURGED, encode(&Some(log_id)));
-        batch.delete_range_cf(self.log_cf(), 0u64.to_be_bytes(), (log_id.index + 1).to_be_bytes());
-        self.db.write_opt(batch, &synced()).map_err(|e| StorageIOError::write_logs(any(e)).into())
+        batch.delete_range_cf(
+            self.log_cf(),
+            0u64.to_be_bytes(),
+            (log_id.index + 1).to_be_bytes(),
+        );
+        self.db
+            .write_opt(batch, &synced())
+            .map_err(|e| StorageIOError::write_logs(any(e)).into())
     }
 }
 
@@ -217,13 +269,22 @@ pub struct StateMachine {
 }
 
 impl StateMachine {
-    pub(crate) fn new(db: Arc<DB>, hub: Arc<WatchHub>, leases: Arc<LeaseClock>) -> StorageResult<StateMachine> {
+    pub(crate) fn new(
+        db: Arc<DB>,
+        hub: Arc<WatchHub>,
+        leases: Arc<LeaseClock>,
+    ) -> StorageResult<StateMachine> {
         let sm = StateMachine { db, hub, leases };
         let reader = MvccReader::latest(&sm.db);
-        let (revision, _) = reader.revisions().map_err(|e| StorageIOError::read_state_machine(any(e)))?;
+        let (revision, _) = reader
+            .revisions()
+            .map_err(|e| StorageIOError::read_state_machine(any(e)))?;
         sm.hub.reset(revision);
-        let leases = reader.leases().map_err(|e| StorageIOError::read_state_machine(any(e)))?;
-        sm.leases.reset(leases.iter().map(|(id, rec)| (*id, rec.ttl_seconds)));
+        let leases = reader
+            .leases()
+            .map_err(|e| StorageIOError::read_state_machine(any(e)))?;
+        sm.leases
+            .reset(leases.iter().map(|(id, rec)| (*id, rec.ttl_seconds)));
         Ok(sm)
     }
 }
@@ -233,35 +294,52 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
         let err = |e| StorageError::from(StorageIOError::read_state_machine(any(e)));
         // One RocksDB snapshot, so the applied index matches the data exactly.
         let view = self.db.snapshot();
-        let applied: Option<LogId<u64>> =
-            match view.get_cf(cf(&self.db, CF_SM), SM_APPLIED).map_err(|e| err(e.to_string()))? {
-                None => None,
-                Some(b) => decode(&b).map_err(|e| err(e.to_string()))?,
-            };
-        let membership: StoredMembership<u64, BasicNode> =
-            match view.get_cf(cf(&self.db, CF_SM), SM_MEMBERSHIP).map_err(|e| err(e.to_string()))? {
-                None => StoredMembership::default(),
-                Some(b) => decode(&b).map_err(|e| err(e.to_string()))?,
-            };
-        let state = MvccSnapshot::read(&MvccReader::at(&self.db, &view)).map_err(|e| err(e.to_string()))?;
+        let applied: Option<LogId<u64>> = match view
+            .get_cf(cf(&self.db, CF_SM), SM_APPLIED)
+            .map_err(|e| err(e.to_string()))?
+        {
+            None => None,
+            Some(b) => decode(&b).map_err(|e| err(e.to_string()))?,
+        };
+        let membership: StoredMembership<u64, BasicNode> = match view
+            .get_cf(cf(&self.db, CF_SM), SM_MEMBERSHIP)
+            .map_err(|e| err(e.to_string()))?
+        {
+            None => StoredMembership::default(),
+            Some(b) => decode(&b).map_err(|e| err(e.to_string()))?,
+        };
+        let state =
+            MvccSnapshot::read(&MvccReader::at(&self.db, &view)).map_err(|e| err(e.to_string()))?;
         drop(view);
         let snapshot_id = match applied {
             Some(id) => format!("{}-{}-{}", id.leader_id.term, id.index, state.revision),
             None => format!("0-0-{}", state.revision),
         };
-        let meta = SnapshotMeta { last_log_id: applied, last_membership: membership, snapshot_id };
-        let stored = StoredSnapshot { meta: meta.clone(), data: encode(&state) };
+        let meta = SnapshotMeta {
+            last_log_id: applied,
+            last_membership: membership,
+            snapshot_id,
+        };
+        let stored = StoredSnapshot {
+            meta: meta.clone(),
+            data: encode(&state),
+        };
         self.db
             .put_cf(cf(&self.db, CF_SM), SM_SNAPSHOT, encode(&stored))
             .map_err(|e| StorageIOError::write_snapshot(None, any(e)))?;
-        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(stored.data)) })
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(stored.data)),
+        })
     }
 }
 
 impl RaftStateMachine<TypeConfig> for StateMachine {
     type SnapshotBuilder = Self;
 
-    async fn applied_state(&mut self) -> StorageResult<(Option<LogId<u64>>, StoredMembership<u64, BasicNode>)> {
+    async fn applied_state(
+        &mut self,
+    ) -> StorageResult<(Option<LogId<u64>>, StoredMembership<u64, BasicNode>)> {
         let applied = get_meta::<Option<LogId<u64>>>(&self.db, CF_SM, SM_APPLIED)
             .map_err(StorageIOError::read_state_machine)?
             .flatten();
@@ -276,7 +354,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I: IntoIterator<Item = Entry<TypeConfig>> + Send,
         I::IntoIter: Send,
     {
-        let sm_err = |e: crate::types::StoreError| StorageError::from(StorageIOError::write_state_machine(any(e)));
+        let sm_err = |e: crate::types::StoreError| {
+            StorageError::from(StorageIOError::write_state_machine(any(e)))
+        };
         let mut batch = ApplyBatch::new(&self.db).map_err(sm_err)?;
         let mut responses = Vec::new();
         let mut applied = None;
@@ -285,7 +365,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             applied = Some(entry.log_id);
             responses.push(match &entry.payload {
                 EntryPayload::Blank => CommandResponse::Nothing,
-                EntryPayload::Normal(command) => batch.apply(command, entry.log_id.index),
+                EntryPayload::Normal(command) => batch
+                    .apply(command, entry.log_id.index)
+                    .map_err(|e| StorageIOError::apply(entry.log_id, any(e)))?,
                 EntryPayload::Membership(m) => {
                     membership = Some(StoredMembership::new(Some(entry.log_id), m.clone()));
                     CommandResponse::Nothing
@@ -293,12 +375,18 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             });
         }
         let mut batch = batch.finish();
-        batch.batch.put_cf(cf(&self.db, CF_SM), SM_APPLIED, encode(&applied));
+        batch
+            .batch
+            .put_cf(cf(&self.db, CF_SM), SM_APPLIED, encode(&applied));
         if let Some(m) = &membership {
-            batch.batch.put_cf(cf(&self.db, CF_SM), SM_MEMBERSHIP, encode(m));
+            batch
+                .batch
+                .put_cf(cf(&self.db, CF_SM), SM_MEMBERSHIP, encode(m));
         }
         let write = std::mem::take(&mut batch.batch);
-        self.db.write(write).map_err(|e| StorageIOError::write_state_machine(any(e)))?;
+        self.db
+            .write(write)
+            .map_err(|e| StorageIOError::write_state_machine(any(e)))?;
         for lease in &batch.granted {
             self.leases.granted(*lease);
         }
@@ -330,20 +418,31 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .write_into(&self.db, &mut batch)
             .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), any(e)))?;
         batch.put_cf(cf(&self.db, CF_SM), SM_APPLIED, encode(&meta.last_log_id));
-        batch.put_cf(cf(&self.db, CF_SM), SM_MEMBERSHIP, encode(&meta.last_membership));
-        let stored = StoredSnapshot { meta: meta.clone(), data };
+        batch.put_cf(
+            cf(&self.db, CF_SM),
+            SM_MEMBERSHIP,
+            encode(&meta.last_membership),
+        );
+        let stored = StoredSnapshot {
+            meta: meta.clone(),
+            data,
+        };
         batch.put_cf(cf(&self.db, CF_SM), SM_SNAPSHOT, encode(&stored));
         self.db
             .write_opt(batch, &synced())
             .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), any(e)))?;
-        self.leases.reset(state.leases.iter().map(|(id, rec)| (*id, rec.ttl_seconds)));
+        self.leases
+            .reset(state.leases.iter().map(|(id, rec)| (*id, rec.ttl_seconds)));
         self.hub.reset(state.revision);
         Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> StorageResult<Option<Snapshot<TypeConfig>>> {
-        let stored: Option<StoredSnapshot> =
-            get_meta(&self.db, CF_SM, SM_SNAPSHOT).map_err(|e| StorageIOError::read_snapshot(None, e))?;
-        Ok(stored.map(|s| Snapshot { meta: s.meta, snapshot: Box::new(Cursor::new(s.data)) }))
+        let stored: Option<StoredSnapshot> = get_meta(&self.db, CF_SM, SM_SNAPSHOT)
+            .map_err(|e| StorageIOError::read_snapshot(None, e))?;
+        Ok(stored.map(|s| Snapshot {
+            meta: s.meta,
+            snapshot: Box::new(Cursor::new(s.data)),
+        }))
     }
 }

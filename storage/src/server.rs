@@ -78,19 +78,91 @@ pub(crate) async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>,
 
 fn router(member: Member) -> Router {
     Router::new()
-        .route(APPEND_PATH, post(|State(m): State<Member>, body: Bytes| rpc(body, move |req| async move { m.raft().append_entries(req).await })))
-        .route(VOTE_PATH, post(|State(m): State<Member>, body: Bytes| rpc(body, move |req| async move { m.raft().vote(req).await })))
-        .route(SNAPSHOT_PATH, post(|State(m): State<Member>, body: Bytes| rpc(body, move |req| async move { m.raft().install_snapshot(req).await })))
-        .route(PROPOSE_PATH, post(|State(m): State<Member>, body: Bytes| rpc(body, move |cmd| async move { m.leader_propose(cmd).await })))
-        .route(LEADER_RANGE_PATH, post(|State(m): State<Member>, body: Bytes| rpc(body, move |req| async move { m.leader_range(req).await })))
-        .route(LEADER_KEEPALIVE_PATH, post(|State(m): State<Member>, body: Bytes| rpc(body, move |id| async move { m.leader_keepalive(id) })))
-        .route(paths::TXN, post(|State(m): State<Member>, body: Bytes| rpc(body, move |req| async move { m.txn(req).await })))
-        .route(paths::RANGE, post(|State(m): State<Member>, body: Bytes| rpc(body, move |req| async move { m.range(req).await })))
-        .route(paths::COMPACT, post(|State(m): State<Member>, body: Bytes| rpc(body, move |rev| async move { m.compact(rev).await })))
-        .route(paths::LEASE_GRANT, post(|State(m): State<Member>, body: Bytes| rpc(body, move |ttl| async move { m.lease_grant(ttl).await })))
-        .route(paths::LEASE_REVOKE, post(|State(m): State<Member>, body: Bytes| rpc(body, move |id| async move { m.lease_revoke(id).await })))
-        .route(paths::LEASE_KEEPALIVE, post(|State(m): State<Member>, body: Bytes| rpc(body, move |id| async move { m.lease_keepalive(id).await })))
-        .route(paths::STATUS, post(|State(m): State<Member>, body: Bytes| rpc(body, move |()| async move { Ok::<_, StoreError>(m.status()) })))
+        .route(
+            APPEND_PATH,
+            post(|State(m): State<Member>, body: Bytes| {
+                rpc(body, move |req| async move {
+                    m.raft().append_entries(req).await
+                })
+            }),
+        )
+        .route(
+            VOTE_PATH,
+            post(|State(m): State<Member>, body: Bytes| {
+                rpc(body, move |req| async move { m.raft().vote(req).await })
+            }),
+        )
+        .route(
+            SNAPSHOT_PATH,
+            post(|State(m): State<Member>, body: Bytes| {
+                rpc(body, move |req| async move {
+                    m.raft().install_snapshot(req).await
+                })
+            }),
+        )
+        .route(
+            PROPOSE_PATH,
+            post(|State(m): State<Member>, body: Bytes| {
+                rpc(body, move |cmd| async move { m.leader_propose(cmd).await })
+            }),
+        )
+        .route(
+            LEADER_RANGE_PATH,
+            post(|State(m): State<Member>, body: Bytes| {
+                rpc(body, move |req| async move { m.leader_range(req).await })
+            }),
+        )
+        .route(
+            LEADER_KEEPALIVE_PATH,
+            post(|State(m): State<Member>, body: Bytes| {
+                rpc(body, move |id| async move { m.leader_keepalive(id) })
+            }),
+        )
+        .route(
+            paths::TXN,
+            post(|State(m): State<Member>, body: Bytes| {
+                rpc(body, move |req| async move { m.txn(req).await })
+            }),
+        )
+        .route(
+            paths::RANGE,
+            post(|State(m): State<Member>, body: Bytes| {
+                rpc(body, move |req| async move { m.range(req).await })
+            }),
+        )
+        .route(
+            paths::COMPACT,
+            post(|State(m): State<Member>, body: Bytes| {
+                rpc(body, move |rev| async move { m.compact(rev).await })
+            }),
+        )
+        .route(
+            paths::LEASE_GRANT,
+            post(|State(m): State<Member>, body: Bytes| {
+                rpc(body, move |ttl| async move { m.lease_grant(ttl).await })
+            }),
+        )
+        .route(
+            paths::LEASE_REVOKE,
+            post(|State(m): State<Member>, body: Bytes| {
+                rpc(body, move |id| async move { m.lease_revoke(id).await })
+            }),
+        )
+        .route(
+            paths::LEASE_KEEPALIVE,
+            post(|State(m): State<Member>, body: Bytes| {
+                rpc(body, move |id| async move { m.lease_keepalive(id).await })
+            }),
+        )
+        .route(
+            paths::STATUS,
+            post(|State(m): State<Member>, body: Bytes| {
+                rpc(
+                    body,
+                    move |()| async move { Ok::<_, StoreError>(m.status()) },
+                )
+            }),
+        )
         .route(paths::WATCH, post(watch))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(member)
@@ -109,7 +181,11 @@ where
             let answer = handler(req).await;
             ([("content-type", CONTENT_TYPE)], encode(&answer)).into_response()
         }
-        Err(e) => (StatusCode::BAD_REQUEST, format!("malformed request body: {e}")).into_response(),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            format!("malformed request body: {e}"),
+        )
+            .into_response(),
     }
 }
 
@@ -117,16 +193,27 @@ where
 async fn watch(State(member): State<Member>, body: Bytes) -> Response {
     let req: WatchRequest = match decode(&body) {
         Ok(req) => req,
-        Err(e) => return (StatusCode::BAD_REQUEST, format!("malformed request body: {e}")).into_response(),
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("malformed request body: {e}"),
+            )
+                .into_response()
+        }
     };
     let first: Vec<Result<Bytes, Infallible>>;
     let stream = match member.watch(req) {
         Ok(stream) => stream,
         Err(e) => {
             first = vec![Ok(Bytes::from(frame(&encode(&Err::<WatchMessage, _>(e)))))];
-            return ([("content-type", CONTENT_TYPE)], Body::from_stream(futures::stream::iter(first))).into_response();
+            return (
+                [("content-type", CONTENT_TYPE)],
+                Body::from_stream(futures::stream::iter(first)),
+            )
+                .into_response();
         }
     };
-    let frames = stream.map(|msg| Ok::<_, Infallible>(Bytes::from(frame(&encode(&Ok::<_, StoreError>(msg))))));
+    let frames = stream
+        .map(|msg| Ok::<_, Infallible>(Bytes::from(frame(&encode(&Ok::<_, StoreError>(msg))))));
     ([("content-type", CONTENT_TYPE)], Body::from_stream(frames)).into_response()
 }

@@ -52,7 +52,11 @@ fn describe(e: &reqwest::Error) -> String {
         source = s.source();
     }
     let lower = text.to_lowercase();
-    if lower.contains("certificate") || lower.contains("handshake") || lower.contains("tls") || lower.contains("alert") {
+    if lower.contains("certificate")
+        || lower.contains("handshake")
+        || lower.contains("tls")
+        || lower.contains("alert")
+    {
         format!("TLS handshake failed ({text}); is the identity dir's ca.crt this cluster's CA, and was its certificate issued by it?")
     } else if text.is_empty() {
         e.to_string()
@@ -87,22 +91,35 @@ impl HttpClient {
         timeout: Option<Duration>,
     ) -> Result<reqwest::Response, TransportError> {
         let url = format!("{}{}", endpoint_url(endpoint), path);
-        let mut builder = self.http.post(&url).header("content-type", CONTENT_TYPE).body(encode(req));
+        let mut builder = self
+            .http
+            .post(&url)
+            .header("content-type", CONTENT_TYPE)
+            .body(encode(req));
         if let Some(t) = timeout {
             builder = builder.timeout(t);
         }
         let resp = builder.send().await.map_err(|e| {
             let reason = describe(&e);
             if e.is_connect() {
-                TransportError::Unreachable { endpoint: endpoint.to_string(), reason }
+                TransportError::Unreachable {
+                    endpoint: endpoint.to_string(),
+                    reason,
+                }
             } else {
-                TransportError::Failed { endpoint: endpoint.to_string(), reason }
+                TransportError::Failed {
+                    endpoint: endpoint.to_string(),
+                    reason,
+                }
             }
         })?;
         if !resp.status().is_success() {
             let status = resp.status();
             let text = resp.text().await.unwrap_or_default();
-            return Err(TransportError::Failed { endpoint: endpoint.to_string(), reason: format!("{status}: {text}") });
+            return Err(TransportError::Failed {
+                endpoint: endpoint.to_string(),
+                reason: format!("{status}: {text}"),
+            });
         }
         Ok(resp)
     }
@@ -116,7 +133,10 @@ impl HttpClient {
         timeout: Option<Duration>,
     ) -> Result<Resp, TransportError> {
         let resp = self.send(endpoint, path, req, timeout).await?;
-        let failed = |reason: String| TransportError::Failed { endpoint: endpoint.to_string(), reason };
+        let failed = |reason: String| TransportError::Failed {
+            endpoint: endpoint.to_string(),
+            reason,
+        };
         let bytes = resp.bytes().await.map_err(|e| failed(describe(&e)))?;
         decode(&bytes).map_err(|e| failed(format!("undecodable answer: {e}")))
     }

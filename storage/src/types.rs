@@ -57,7 +57,9 @@ pub enum Compare {
 impl Compare {
     pub fn key(&self) -> &[u8] {
         match self {
-            Compare::ModRevision { key, .. } | Compare::Exists { key } | Compare::Absent { key } => key,
+            Compare::ModRevision { key, .. }
+            | Compare::Exists { key }
+            | Compare::Absent { key } => key,
         }
     }
 }
@@ -85,7 +87,11 @@ pub enum Op {
 
 impl Op {
     pub fn put(key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> Op {
-        Op::Put { key: key.into(), value: value.into(), lease: 0 }
+        Op::Put {
+            key: key.into(),
+            value: value.into(),
+            lease: 0,
+        }
     }
     pub fn delete(key: impl Into<Vec<u8>>) -> Op {
         Op::Delete { key: key.into() }
@@ -149,12 +155,19 @@ pub struct RangeRequest {
 
 impl RangeRequest {
     pub fn prefix(prefix: impl Into<Vec<u8>>) -> RangeRequest {
-        RangeRequest { prefix: prefix.into(), ..Default::default() }
+        RangeRequest {
+            prefix: prefix.into(),
+            ..Default::default()
+        }
     }
     /// A read of exactly one key.
     pub fn key(key: impl Into<Vec<u8>>) -> RangeRequest {
         let key = key.into();
-        RangeRequest { limit: 1, prefix: key, ..Default::default() }
+        RangeRequest {
+            limit: 1,
+            prefix: key,
+            ..Default::default()
+        }
     }
 }
 
@@ -195,7 +208,10 @@ pub struct WatchRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum WatchMessage {
     /// The events of one revision that match the watch.
-    Events { revision: Revision, events: Vec<Event> },
+    Events {
+        revision: Revision,
+        events: Vec<Event>,
+    },
     /// Every change up to `revision` has been delivered.
     Progress { revision: Revision },
     /// The watch can no longer be served: its start, or a point it fell behind to, was
@@ -218,6 +234,7 @@ pub struct MemberStatus {
     pub members: Vec<(u64, String)>,
     pub leader: Option<u64>,
     pub term: u64,
+    pub last_log_index: u64,
     pub commit_index: u64,
     pub applied_index: u64,
     pub revision: Revision,
@@ -228,9 +245,15 @@ pub struct MemberStatus {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum StoreError {
     #[error("revision {requested} has been compacted (oldest available is {compact_revision})")]
-    Compacted { requested: Revision, compact_revision: Revision },
+    Compacted {
+        requested: Revision,
+        compact_revision: Revision,
+    },
     #[error("revision {requested} is newer than the current revision {current}")]
-    FutureRevision { requested: Revision, current: Revision },
+    FutureRevision {
+        requested: Revision,
+        current: Revision,
+    },
     #[error("invalid key: {0}")]
     InvalidKey(String),
     #[error("invalid request: {0}")]
@@ -251,7 +274,10 @@ pub enum StoreError {
 impl StoreError {
     /// Whether retrying the same request later may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, StoreError::Unavailable(_) | StoreError::Unreachable(_))
+        matches!(
+            self,
+            StoreError::Unavailable(_) | StoreError::Unreachable(_)
+        )
     }
 }
 

@@ -26,7 +26,10 @@ const REPLAY_PAGE: usize = 256;
 
 #[derive(Clone, Debug)]
 pub(crate) enum HubMessage {
-    Revision { revision: Revision, events: Arc<Vec<Event>> },
+    Revision {
+        revision: Revision,
+        events: Arc<Vec<Event>>,
+    },
     /// The state was replaced by a snapshot: history before `revision` is gone.
     Reset { revision: Revision },
 }
@@ -38,7 +41,10 @@ pub(crate) struct WatchHub {
 
 impl WatchHub {
     pub fn new() -> WatchHub {
-        WatchHub { live: broadcast::channel(LIVE_BUFFER).0, current: watch::channel(0).0 }
+        WatchHub {
+            live: broadcast::channel(LIVE_BUFFER).0,
+            current: watch::channel(0).0,
+        }
     }
 
     pub fn current_revision(&self) -> Revision {
@@ -87,13 +93,26 @@ pub(crate) fn start(
 ) -> Result<WatchStream> {
     let live = hub.live.subscribe();
     let current = hub.current_revision();
-    let next = if req.start_revision == 0 { current + 1 } else { req.start_revision };
+    let next = if req.start_revision == 0 {
+        current + 1
+    } else {
+        req.start_revision
+    };
     let (_, compact) = MvccReader::latest(&db).revisions()?;
     if next <= compact {
-        return Err(StoreError::Compacted { requested: next, compact_revision: compact });
+        return Err(StoreError::Compacted {
+            requested: next,
+            compact_revision: compact,
+        });
     }
     let (tx, rx) = mpsc::channel(64);
-    let watcher = Watcher { db, prefix: req.prefix, next, tx, progress_interval };
+    let watcher = Watcher {
+        db,
+        prefix: req.prefix,
+        next,
+        tx,
+        progress_interval,
+    };
     tokio::spawn(watcher.run(live, hub.current.subscribe()));
     Ok(WatchStream { rx })
 }
@@ -114,7 +133,11 @@ enum Flow {
 }
 
 impl Watcher {
-    async fn run(mut self, mut live: broadcast::Receiver<HubMessage>, current: watch::Receiver<Revision>) {
+    async fn run(
+        mut self,
+        mut live: broadcast::Receiver<HubMessage>,
+        current: watch::Receiver<Revision>,
+    ) {
         'catch_up: loop {
             // Replay what is in RocksDB up to the current revision, a page at a time.
             loop {
@@ -136,8 +159,13 @@ impl Watcher {
                             }
                         }
                     }
-                    Err(StoreError::Compacted { compact_revision, .. }) => {
-                        let _ = self.tx.send(WatchMessage::Compacted { compact_revision }).await;
+                    Err(StoreError::Compacted {
+                        compact_revision, ..
+                    }) => {
+                        let _ = self
+                            .tx
+                            .send(WatchMessage::Compacted { compact_revision })
+                            .await;
                         return;
                     }
                     Err(_) => return,
@@ -186,11 +214,22 @@ impl Watcher {
 
     async fn deliver(&mut self, revision: Revision, events: &[Event]) -> Flow {
         self.next = revision + 1;
-        let matching: Vec<Event> = events.iter().filter(|e| e.kv.key.starts_with(&self.prefix)).cloned().collect();
+        let matching: Vec<Event> = events
+            .iter()
+            .filter(|e| e.kv.key.starts_with(&self.prefix))
+            .cloned()
+            .collect();
         if matching.is_empty() {
             return Flow::Continue;
         }
-        match self.tx.send(WatchMessage::Events { revision, events: matching }).await {
+        match self
+            .tx
+            .send(WatchMessage::Events {
+                revision,
+                events: matching,
+            })
+            .await
+        {
             Ok(()) => Flow::Continue,
             Err(_) => Flow::Stop,
         }

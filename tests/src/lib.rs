@@ -22,7 +22,11 @@ pub fn keelson_bin() -> PathBuf {
     }
     // target/<profile>/deps/<test-exe> -> target/<profile>/keelson
     let exe = std::env::current_exe().expect("the test executable's path");
-    let bin = exe.parent().and_then(Path::parent).map(|dir| dir.join("keelson")).expect("a target dir");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("keelson"))
+        .expect("a target dir");
     assert!(
         bin.exists(),
         "the keelson binary is not built at {}: run `cargo build --workspace --all-targets` first \
@@ -34,7 +38,10 @@ pub fn keelson_bin() -> PathBuf {
 
 /// Runs `keelson ARGS` to completion.
 pub fn keelson(args: &[&str]) -> Output {
-    Command::new(keelson_bin()).args(args).output().expect("running keelson")
+    Command::new(keelson_bin())
+        .args(args)
+        .output()
+        .expect("running keelson")
 }
 
 /// Runs `keelson ARGS` and insists it succeeds; returns its stdout.
@@ -50,7 +57,11 @@ pub fn keelson_ok(args: &[&str]) -> String {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("its address").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("its address")
+        .port()
 }
 
 /// The README's sequence for a cluster's certificates: one CA, an identity per member, and
@@ -61,13 +72,30 @@ pub fn make_cluster_pki(root: &Path, members: &[u64]) -> PathBuf {
     for id in members {
         let out = root.join(format!("m{id}")).join("pki");
         keelson_ok(&[
-            "store", "pki", "issue", "--ca-dir", ca.to_str().unwrap(), "--out", out.to_str().unwrap(),
-            "--name", &format!("member-{id}"), "--san", "127.0.0.1",
+            "store",
+            "pki",
+            "issue",
+            "--ca-dir",
+            ca.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--name",
+            &format!("member-{id}"),
+            "--san",
+            "127.0.0.1",
         ]);
     }
     let admin = root.join("admin");
     keelson_ok(&[
-        "store", "pki", "issue", "--ca-dir", ca.to_str().unwrap(), "--out", admin.to_str().unwrap(), "--name", "admin",
+        "store",
+        "pki",
+        "issue",
+        "--ca-dir",
+        ca.to_str().unwrap(),
+        "--out",
+        admin.to_str().unwrap(),
+        "--name",
+        "admin",
     ]);
     admin
 }
@@ -84,26 +112,52 @@ pub struct MemberProcess {
 
 impl MemberProcess {
     /// A member of a cluster whose identity dir is `<data_dir>/pki`.
-    pub fn new(id: u64, data_dir: PathBuf, address: String, peers: &str, extra: &[&str]) -> MemberProcess {
+    pub fn new(
+        id: u64,
+        data_dir: PathBuf,
+        address: String,
+        peers: &str,
+        extra: &[&str],
+    ) -> MemberProcess {
         let mut args: Vec<String> = vec![
-            "store".into(), "serve".into(),
-            "--id".into(), id.to_string(),
-            "--data-dir".into(), data_dir.to_string_lossy().into_owned(),
-            "--listen".into(), address.clone(),
-            "--progress-interval-ms".into(), "200".into(),
+            "store".into(),
+            "serve".into(),
+            "--id".into(),
+            id.to_string(),
+            "--data-dir".into(),
+            data_dir.to_string_lossy().into_owned(),
+            "--listen".into(),
+            address.clone(),
+            "--progress-interval-ms".into(),
+            "200".into(),
         ];
         if !peers.is_empty() {
             args.extend(["--peers".to_string(), peers.to_string()]);
         }
         args.extend(extra.iter().map(|s| s.to_string()));
         let log = data_dir.with_extension("log");
-        MemberProcess { id, data_dir, address, args, child: None, log }
+        MemberProcess {
+            id,
+            data_dir,
+            address,
+            args,
+            child: None,
+            log,
+        }
     }
 
     pub fn start(&mut self) {
-        assert!(self.child.is_none(), "member {} is already running", self.id);
+        assert!(
+            self.child.is_none(),
+            "member {} is already running",
+            self.id
+        );
         std::fs::create_dir_all(&self.data_dir).expect("data dir");
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log file");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log file");
         let child = Command::new(keelson_bin())
             .args(&self.args)
             .stdout(log.try_clone().expect("log"))

@@ -37,7 +37,10 @@ pub fn check(history: &[Operation]) -> Result<(), String> {
     }
     for (key, ops) in by_key {
         if !linearizable(&ops) {
-            return Err(format!("the history of key {key:?} ({} operations) is not linearizable", ops.len()));
+            return Err(format!(
+                "the history of key {key:?} ({} operations) is not linearizable",
+                ops.len()
+            ));
         }
     }
     Ok(())
@@ -49,7 +52,10 @@ struct Search<'a> {
 }
 
 fn linearizable(ops: &[&Operation]) -> bool {
-    let mut search = Search { ops, visited: HashSet::new() };
+    let mut search = Search {
+        ops,
+        visited: HashSet::new(),
+    };
     let done = vec![0u64; ops.len().div_ceil(64)];
     search.explore(done, None)
 }
@@ -61,7 +67,9 @@ impl Search<'_> {
 
     /// Depth-first: pick any pending operation that may come next, apply it, recurse.
     fn explore(&mut self, done: Vec<u64>, value: Option<u64>) -> bool {
-        let pending: Vec<usize> = (0..self.ops.len()).filter(|i| !Self::is_done(&done, *i)).collect();
+        let pending: Vec<usize> = (0..self.ops.len())
+            .filter(|i| !Self::is_done(&done, *i))
+            .collect();
         if pending.iter().all(|i| self.ops[*i].completed.is_none()) {
             return true; // what remains are writes of unknown outcome: they may never have happened
         }
@@ -69,7 +77,11 @@ impl Search<'_> {
             return false;
         }
         // An operation may be linearized next only if no pending one completed before it began.
-        let horizon = pending.iter().filter_map(|i| self.ops[*i].completed).min().unwrap_or(u64::MAX);
+        let horizon = pending
+            .iter()
+            .filter_map(|i| self.ops[*i].completed)
+            .min()
+            .unwrap_or(u64::MAX);
         for &i in &pending {
             let op = self.ops[i];
             if op.invoked > horizon {
@@ -95,7 +107,12 @@ mod tests {
     use super::*;
 
     fn op(kind: Kind, invoked: u64, completed: Option<u64>) -> Operation {
-        Operation { key: "k".into(), kind, invoked, completed }
+        Operation {
+            key: "k".into(),
+            kind,
+            invoked,
+            completed,
+        }
     }
 
     #[test]
@@ -131,11 +148,20 @@ mod tests {
 
     #[test]
     fn an_unknown_write_may_or_may_not_have_happened() {
-        let happened = vec![op(Kind::Write(7), 0, None), op(Kind::Read(Some(7)), 5, Some(6))];
+        let happened = vec![
+            op(Kind::Write(7), 0, None),
+            op(Kind::Read(Some(7)), 5, Some(6)),
+        ];
         assert!(check(&happened).is_ok());
-        let never = vec![op(Kind::Write(7), 0, None), op(Kind::Read(None), 5, Some(6))];
+        let never = vec![
+            op(Kind::Write(7), 0, None),
+            op(Kind::Read(None), 5, Some(6)),
+        ];
         assert!(check(&never).is_ok());
-        let read_before_invoked = vec![op(Kind::Read(Some(7)), 0, Some(1)), op(Kind::Write(7), 5, None)];
+        let read_before_invoked = vec![
+            op(Kind::Read(Some(7)), 0, Some(1)),
+            op(Kind::Write(7), 5, None),
+        ];
         assert!(check(&read_before_invoked).is_err());
     }
 }

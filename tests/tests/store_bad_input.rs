@@ -20,7 +20,10 @@ fn snapshot_dir(dir: &Path) -> BTreeMap<String, Vec<u8>> {
             if path.is_dir() {
                 stack.push(path);
             } else {
-                out.insert(path.to_string_lossy().into_owned(), std::fs::read(&path).unwrap());
+                out.insert(
+                    path.to_string_lossy().into_owned(),
+                    std::fs::read(&path).unwrap(),
+                );
             }
         }
     }
@@ -29,7 +32,14 @@ fn snapshot_dir(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 
 fn serve_fails(data_dir: &Path) -> String {
     let address = format!("127.0.0.1:{}", free_port());
-    let out = keelson(&["store", "serve", "--data-dir", data_dir.to_str().unwrap(), "--listen", &address]);
+    let out = keelson(&[
+        "store",
+        "serve",
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+        "--listen",
+        &address,
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!out.status.success(), "serve started on a bad data dir");
     assert!(!stderr.contains("panicked"), "serve panicked: {stderr}");
@@ -43,7 +53,11 @@ async fn member_with_data(data_dir: &Path) -> (MemberProcess, String) {
     member.start();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while !data_dir.join("pki/tls.key").exists() {
-        assert!(std::time::Instant::now() < deadline, "member did not start: {}", member.log_text());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "member did not start: {}",
+            member.log_text()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let store = client(&[address.clone()], &data_dir.join("pki"));
@@ -60,9 +74,15 @@ async fn a_foreign_data_dir_is_refused_and_left_untouched() {
     std::fs::write(data.join("store/notes.txt"), "somebody else's files").unwrap();
     let before = snapshot_dir(&data);
     let stderr = serve_fails(&data);
-    assert!(stderr.contains("is not a Keelson store data dir"), "{stderr}");
+    assert!(
+        stderr.contains("is not a Keelson store data dir"),
+        "{stderr}"
+    );
     // The identity is made before the store is opened; the store dir itself is untouched.
-    let after: BTreeMap<_, _> = snapshot_dir(&data).into_iter().filter(|(p, _)| p.contains("/store/")).collect();
+    let after: BTreeMap<_, _> = snapshot_dir(&data)
+        .into_iter()
+        .filter(|(p, _)| p.contains("/store/"))
+        .collect();
     assert_eq!(before, after);
 }
 
@@ -74,10 +94,10 @@ async fn a_corrupt_data_dir_is_refused_with_a_clear_error_and_left_untouched() {
     member.kill();
     // Damage RocksDB's manifest pointer.
     std::fs::write(data.join("store/CURRENT"), "MANIFEST-999999\n").unwrap();
-    let before = snapshot_dir(&data);
+    let before = snapshot_dir(&data.join("store"));
     let stderr = serve_fails(&data);
     assert!(stderr.contains("cannot open the store"), "{stderr}");
-    assert_eq!(before, snapshot_dir(&data));
+    assert_eq!(before, snapshot_dir(&data.join("store")));
 }
 
 #[tokio::test]
@@ -87,10 +107,22 @@ async fn a_data_dir_of_another_member_is_refused() {
     let (mut member, _) = member_with_data(&data).await;
     member.kill();
     let address = format!("127.0.0.1:{}", free_port());
-    let out = keelson(&["store", "serve", "--id", "2", "--data-dir", data.to_str().unwrap(), "--listen", &address]);
+    let out = keelson(&[
+        "store",
+        "serve",
+        "--id",
+        "2",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--listen",
+        &address,
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("belongs to store member 1, not 2"), "{stderr}");
+    assert!(
+        stderr.contains("belongs to store member 1, not 2"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
@@ -101,7 +133,14 @@ async fn a_certificate_from_another_ca_is_refused_both_ways() {
     let stranger = make_cluster_pki(&root.path().join("other-cluster"), &[]);
 
     // A client with another CA's identity: the CLI says what is wrong and exits non-zero.
-    let out = keelson(&["store", "status", "--endpoints", &address, "--pki-dir", stranger.to_str().unwrap()]);
+    let out = keelson(&[
+        "store",
+        "status",
+        "--endpoints",
+        &address,
+        "--pki-dir",
+        stranger.to_str().unwrap(),
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("TLS handshake failed"), "{stderr}");
@@ -113,11 +152,30 @@ async fn a_certificate_from_another_ca_is_refused_both_ways() {
     std::fs::copy(data.join("pki/ca.crt"), mixed.join("ca.crt")).unwrap();
     std::fs::copy(stranger.join("tls.crt"), mixed.join("tls.crt")).unwrap();
     std::fs::copy(stranger.join("tls.key"), mixed.join("tls.key")).unwrap();
-    let out = keelson(&["store", "get", "/keep", "--endpoints", &address, "--pki-dir", mixed.to_str().unwrap()]);
-    assert!(!out.status.success(), "a client certificate from another CA was accepted");
+    let out = keelson(&[
+        "store",
+        "get",
+        "/keep",
+        "--endpoints",
+        &address,
+        "--pki-dir",
+        mixed.to_str().unwrap(),
+    ]);
+    assert!(
+        !out.status.success(),
+        "a client certificate from another CA was accepted"
+    );
 
     // The member's own identity still works.
-    let ok = keelson_ok(&["store", "get", "/keep", "--endpoints", &address, "--pki-dir", data.join("pki").to_str().unwrap()]);
+    let ok = keelson_ok(&[
+        "store",
+        "get",
+        "/keep",
+        "--endpoints",
+        &address,
+        "--pki-dir",
+        data.join("pki").to_str().unwrap(),
+    ]);
     assert_eq!(ok.trim(), "me");
 }
 
@@ -127,18 +185,40 @@ async fn malformed_peer_messages_get_400_and_change_nothing() {
     let data = root.path().join("data");
     let (mut member, address) = member_with_data(&data).await;
     let http = HttpClient::new(&TlsIdentity::load(&data.join("pki")).unwrap()).unwrap();
-    for path in ["/raft/append", "/raft/vote", "/raft/snapshot", "/internal/propose", "/v1/txn", "/v1/range", "/v1/watch"] {
-        for garbage in [vec![], vec![0xff; 3], b"definitely not bincode".to_vec(), vec![0xfc, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]] {
-            let result: Result<(), TransportError> = http.call(&address, path, &garbage, Some(Duration::from_secs(5))).await;
+    for path in [
+        "/raft/append",
+        "/raft/vote",
+        "/raft/snapshot",
+        "/internal/propose",
+        "/v1/txn",
+        "/v1/range",
+        "/v1/watch",
+    ] {
+        for garbage in [
+            vec![],
+            vec![0xff; 3],
+            b"definitely not bincode".to_vec(),
+            vec![0xfc, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f],
+        ] {
+            let result: Result<(), TransportError> = http
+                .call(&address, path, &garbage, Some(Duration::from_secs(5)))
+                .await;
             match result {
                 Err(TransportError::Failed { reason, .. }) => {
-                    assert!(reason.contains("400") && reason.contains("malformed request body"), "{path}: {reason}")
+                    assert!(
+                        reason.contains("400") && reason.contains("malformed request body"),
+                        "{path}: {reason}"
+                    )
                 }
                 other => panic!("{path}: expected a 400, got {other:?}"),
             }
         }
     }
-    assert!(member.is_running(), "the member died: {}", member.log_text());
+    assert!(
+        member.is_running(),
+        "the member died: {}",
+        member.log_text()
+    );
     let store = client(&[address.clone()], &data.join("pki"));
     assert_eq!(store.get("/keep").await.unwrap().unwrap().value, b"me");
     assert!(!member.log_text().contains("panicked"));
@@ -150,19 +230,54 @@ async fn a_member_that_is_down_and_bad_keys_get_clear_errors() {
     let data = root.path().join("data");
     let (mut member, address) = member_with_data(&data).await;
     let pki = data.join("pki");
-    let out = keelson(&["store", "put", "", "x", "--endpoints", &address, "--pki-dir", pki.to_str().unwrap()]);
+    let out = keelson(&[
+        "store",
+        "put",
+        "",
+        "x",
+        "--endpoints",
+        &address,
+        "--pki-dir",
+        pki.to_str().unwrap(),
+    ]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid key"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid key"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     member.kill();
-    let out = keelson(&["store", "get", "/keep", "--endpoints", &address, "--pki-dir", pki.to_str().unwrap()]);
+    let out = keelson(&[
+        "store",
+        "get",
+        "/keep",
+        "--endpoints",
+        &address,
+        "--pki-dir",
+        pki.to_str().unwrap(),
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("cannot reach the store member at"), "{stderr}");
+    assert!(
+        stderr.contains("cannot reach the store member at"),
+        "{stderr}"
+    );
 
-    let out = keelson(&["store", "status", "--endpoints", &address, "--pki-dir", root.path().join("nowhere").to_str().unwrap()]);
+    let out = keelson(&[
+        "store",
+        "status",
+        "--endpoints",
+        &address,
+        "--pki-dir",
+        root.path().join("nowhere").to_str().unwrap(),
+    ]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot read"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test]
@@ -171,19 +286,39 @@ async fn the_cli_round_trip() {
     let data = root.path().join("data");
     let (_member, address) = member_with_data(&data).await;
     let pki = data.join("pki");
-    let e = ["--endpoints", address.as_str(), "--pki-dir", pki.to_str().unwrap()];
-    let with = |args: &[&str]| -> Vec<String> { args.iter().chain(e.iter()).map(|s| s.to_string()).collect() };
+    let e = [
+        "--endpoints",
+        address.as_str(),
+        "--pki-dir",
+        pki.to_str().unwrap(),
+    ];
+    let with = |args: &[&str]| -> Vec<String> {
+        args.iter().chain(e.iter()).map(|s| s.to_string()).collect()
+    };
     let run = |args: Vec<String>| keelson_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    assert!(run(with(&["store", "put", "/registry/pods/default/a", "A"])).starts_with("OK (revision"));
+    assert!(
+        run(with(&["store", "put", "/registry/pods/default/a", "A"])).starts_with("OK (revision")
+    );
     run(with(&["store", "put", "/registry/pods/default/b", "B"]));
-    run(with(&["store", "put", "/registry/configmaps/default/c", "C"]));
-    assert_eq!(run(with(&["store", "get", "/registry/pods/default/b"])), "B\n");
+    run(with(&[
+        "store",
+        "put",
+        "/registry/configmaps/default/c",
+        "C",
+    ]));
+    assert_eq!(
+        run(with(&["store", "get", "/registry/pods/default/b"])),
+        "B\n"
+    );
     assert_eq!(
         run(with(&["store", "keys", "/registry/"])),
         "/registry/configmaps/default/c\n/registry/pods/default/a\n/registry/pods/default/b\n"
     );
     run(with(&["store", "del", "/registry/pods/default/a"]));
-    assert_eq!(run(with(&["store", "keys", "/registry/pods/"])), "/registry/pods/default/b\n");
+    assert_eq!(
+        run(with(&["store", "keys", "/registry/pods/"])),
+        "/registry/pods/default/b\n"
+    );
     let status = run(with(&["store", "status"]));
     assert!(status.contains("leader:        1"), "{status}");
     assert!(status.contains("revision:      5"), "{status}");

@@ -18,7 +18,11 @@ async fn sigkill_mid_stream_loses_no_acknowledged_write() {
     let identity = data_dir.join("pki");
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while !identity.join("tls.key").exists() {
-        assert!(std::time::Instant::now() < deadline, "no identity made: {}", member.log_text());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no identity made: {}",
+            member.log_text()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let store = client(&[address.clone()], &identity);
@@ -34,7 +38,10 @@ async fn sigkill_mid_stream_loses_no_acknowledged_write() {
             for i in 0.. {
                 let name = format!("w{w}-{i:06}");
                 let txn = TxnRequest {
-                    success: vec![Op::put(format!("/a/{name}"), name.clone()), Op::put(format!("/b/{name}"), name.clone())],
+                    success: vec![
+                        Op::put(format!("/a/{name}"), name.clone()),
+                        Op::put(format!("/b/{name}"), name.clone()),
+                    ],
                     ..Default::default()
                 };
                 match store.txn(txn).await {
@@ -51,7 +58,11 @@ async fn sigkill_mid_stream_loses_no_acknowledged_write() {
         writer.await.unwrap();
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() > 50, "only {} writes were acknowledged before the kill", acked.len());
+    assert!(
+        acked.len() > 50,
+        "only {} writes were acknowledged before the kill",
+        acked.len()
+    );
 
     member.start();
     wait_for_leader(&store, Duration::from_secs(30)).await;
@@ -73,10 +84,16 @@ async fn sigkill_mid_stream_loses_no_acknowledged_write() {
     };
     let a = read_all("/a/").await;
     let b = read_all("/b/").await;
-    let a_map: std::collections::HashMap<_, _> = a.iter().map(|kv| (kv.key[3..].to_vec(), kv)).collect();
+    let a_map: std::collections::HashMap<_, _> =
+        a.iter().map(|kv| (kv.key[3..].to_vec(), kv)).collect();
     for (name, revision) in &acked {
-        let kv = a_map.get(name.as_bytes()).unwrap_or_else(|| panic!("acknowledged write {name} is lost"));
-        assert_eq!(kv.mod_revision, *revision, "write {name} has another revision after restart");
+        let kv = a_map
+            .get(name.as_bytes())
+            .unwrap_or_else(|| panic!("acknowledged write {name} is lost"));
+        assert_eq!(
+            kv.mod_revision, *revision,
+            "write {name} has another revision after restart"
+        );
         assert_eq!(kv.value, name.as_bytes());
     }
     // Nothing half-applied: both keys of a transaction or neither, at one revision.
@@ -92,7 +109,13 @@ async fn sigkill_mid_stream_loses_no_acknowledged_write() {
     assert_eq!(revisions.len(), a.len());
 
     // And the store goes on taking writes after the restart.
-    let resp = store.txn(TxnRequest { success: vec![Op::put("/after", "1")], ..Default::default() }).await.unwrap();
+    let resp = store
+        .txn(TxnRequest {
+            success: vec![Op::put("/after", "1")],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert!(matches!(resp.responses[0], OpResponse::Put { prev: None }));
     assert!(resp.revision > *revisions.last().unwrap());
 }

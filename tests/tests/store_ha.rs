@@ -23,8 +23,15 @@ impl Cluster {
     fn start() -> Cluster {
         let root = tempfile::tempdir().unwrap();
         let admin = make_cluster_pki(root.path(), &[1, 2, 3]);
-        let endpoints: Vec<String> = (0..3).map(|_| format!("127.0.0.1:{}", free_port())).collect();
-        let peers = endpoints.iter().enumerate().map(|(i, a)| format!("{}={a}", i + 1)).collect::<Vec<_>>().join(",");
+        let endpoints: Vec<String> = (0..3)
+            .map(|_| format!("127.0.0.1:{}", free_port()))
+            .collect();
+        let peers = endpoints
+            .iter()
+            .enumerate()
+            .map(|(i, a)| format!("{}={a}", i + 1))
+            .collect::<Vec<_>>()
+            .join(",");
         let mut members: Vec<MemberProcess> = (0..3)
             .map(|i| {
                 let id = i as u64 + 1;
@@ -40,7 +47,12 @@ impl Cluster {
         for m in &mut members {
             m.start();
         }
-        Cluster { members, endpoints, admin, _root: root }
+        Cluster {
+            members,
+            endpoints,
+            admin,
+            _root: root,
+        }
     }
 
     fn client_of(&self, id: u64) -> StoreClient {
@@ -56,12 +68,19 @@ impl Cluster {
     }
 
     fn logs(&self) -> String {
-        self.members.iter().map(|m| format!("--- member {}\n{}", m.id, m.log_text())).collect()
+        self.members
+            .iter()
+            .map(|m| format!("--- member {}\n{}", m.id, m.log_text()))
+            .collect()
     }
 }
 
 /// Waits until member `id` has applied at least `revision` (its own, local view).
-async fn wait_caught_up(client: &StoreClient, revision: u64, within: Duration) -> keelson_storage::MemberStatus {
+async fn wait_caught_up(
+    client: &StoreClient,
+    revision: u64,
+    within: Duration,
+) -> keelson_storage::MemberStatus {
     let deadline = Instant::now() + within;
     loop {
         if let Ok(status) = client.status().await {
@@ -69,7 +88,10 @@ async fn wait_caught_up(client: &StoreClient, revision: u64, within: Duration) -
                 return status;
             }
         }
-        assert!(Instant::now() < deadline, "member did not reach revision {revision} within {within:?}");
+        assert!(
+            Instant::now() < deadline,
+            "member did not reach revision {revision} within {within:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -96,12 +118,18 @@ async fn worker(
         let (kind, outcome) = if rand() % 2 == 0 {
             n += 1;
             let value = id * 1_000_000 + n;
-            let result = store.txn(TxnRequest { success: vec![Op::put(key.clone(), value.to_string())], ..Default::default() }).await;
+            let result = store
+                .txn(TxnRequest {
+                    success: vec![Op::put(key.clone(), value.to_string())],
+                    ..Default::default()
+                })
+                .await;
             (Kind::Write(value), result.map(|_| ()))
         } else {
             match store.get(key.clone()).await {
                 Ok(kv) => {
-                    let seen = kv.map(|kv| String::from_utf8(kv.value).unwrap().parse::<u64>().unwrap());
+                    let seen =
+                        kv.map(|kv| String::from_utf8(kv.value).unwrap().parse::<u64>().unwrap());
                     (Kind::Read(seen), Ok(()))
                 }
                 Err(e) => (Kind::Read(None), Err(e)),
@@ -109,11 +137,21 @@ async fn worker(
         };
         let completed = origin.elapsed().as_nanos() as u64;
         match outcome {
-            Ok(()) => history.lock().unwrap().push(Operation { key, kind, invoked, completed: Some(completed) }),
+            Ok(()) => history.lock().unwrap().push(Operation {
+                key,
+                kind,
+                invoked,
+                completed: Some(completed),
+            }),
             // Never reached a member: it had no effect, so it is not part of the history.
             Err(StoreError::Unreachable(_)) => tokio::time::sleep(Duration::from_millis(100)).await,
             // Outcome unknown: a write may or may not have happened.
-            Err(_) => history.lock().unwrap().push(Operation { key, kind, invoked, completed: None }),
+            Err(_) => history.lock().unwrap().push(Operation {
+                key,
+                kind,
+                invoked,
+                completed: None,
+            }),
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -130,7 +168,15 @@ async fn survives_the_loss_of_the_leader_and_stays_linearizable() {
     let stop = origin + Duration::from_secs(6);
     let history: Arc<Mutex<Vec<Operation>>> = Arc::default();
     let workers: Vec<_> = (0..6)
-        .map(|w| tokio::spawn(worker(w, cluster.client_of(w % 3 + 1), origin, stop, history.clone())))
+        .map(|w| {
+            tokio::spawn(worker(
+                w,
+                cluster.client_of(w % 3 + 1),
+                origin,
+                stop,
+                history.clone(),
+            ))
+        })
         .collect();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     cluster.member(old_leader).kill();
@@ -140,7 +186,11 @@ async fn survives_the_loss_of_the_leader_and_stays_linearizable() {
     let history = history.lock().unwrap().clone();
     let completed_after_kill = history
         .iter()
-        .filter(|op| op.completed.is_some() && op.invoked > 2_500_000_000 && matches!(op.kind, Kind::Write(_)))
+        .filter(|op| {
+            op.completed.is_some()
+                && op.invoked > 2_500_000_000
+                && matches!(op.kind, Kind::Write(_))
+        })
         .count();
     assert!(
         completed_after_kill > 10,
@@ -153,7 +203,11 @@ async fn survives_the_loss_of_the_leader_and_stays_linearizable() {
 
     // A new leader was elected among the survivors, and takes writes.
     let survivors = cluster.client_of_all();
-    let new_leader = wait_for_leader(&cluster.client_of(old_leader % 3 + 1), Duration::from_secs(30)).await;
+    let new_leader = wait_for_leader(
+        &cluster.client_of(old_leader % 3 + 1),
+        Duration::from_secs(30),
+    )
+    .await;
     assert_ne!(new_leader, old_leader);
     let revision = survivors.put("/after-failover", "1").await.unwrap();
 
@@ -163,7 +217,10 @@ async fn survives_the_loss_of_the_leader_and_stays_linearizable() {
     let status = wait_caught_up(&rejoined, revision, Duration::from_secs(30)).await;
     assert_eq!(status.id, old_leader);
     let local = rejoined
-        .range(RangeRequest { serializable: true, ..RangeRequest::key("/after-failover") })
+        .range(RangeRequest {
+            serializable: true,
+            ..RangeRequest::key("/after-failover")
+        })
         .await
         .unwrap();
     assert_eq!(local.kvs[0].mod_revision, revision);
@@ -181,7 +238,10 @@ async fn a_member_behind_the_retained_log_catches_up_through_a_snapshot() {
     // Far more entries than the snapshot threshold (200) plus the kept log (20).
     let mut last = 0;
     for i in 0..600 {
-        last = all.put(format!("/snap/{i:04}"), format!("{i}")).await.unwrap();
+        last = all
+            .put(format!("/snap/{i:04}"), format!("{i}"))
+            .await
+            .unwrap();
     }
     cluster.member(follower).start();
     let lagging = cluster.client_of(follower);
@@ -193,10 +253,21 @@ async fn a_member_behind_the_retained_log_catches_up_through_a_snapshot() {
     );
     // Its local state equals the leader's.
     let local = lagging
-        .range(RangeRequest { serializable: true, revision: last, ..RangeRequest::prefix("/snap/") })
+        .range(RangeRequest {
+            serializable: true,
+            revision: last,
+            ..RangeRequest::prefix("/snap/")
+        })
         .await
         .unwrap();
-    let leader_view = cluster.client_of(leader).range(RangeRequest { revision: last, ..RangeRequest::prefix("/snap/") }).await.unwrap();
+    let leader_view = cluster
+        .client_of(leader)
+        .range(RangeRequest {
+            revision: last,
+            ..RangeRequest::prefix("/snap/")
+        })
+        .await
+        .unwrap();
     assert_eq!(local.kvs.len(), 601);
     assert_eq!(local.kvs, leader_view.kvs);
 }
