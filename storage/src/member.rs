@@ -472,11 +472,10 @@ impl Member {
             tick.tick().await;
             let current = self.inner.hub.current_revision();
             if let (true, Some(revision)) = (self.is_leader(), previous) {
-                match self.leader_propose(Command::Compact { revision }).await {
-                    Ok(CommandResponse::Compacted { .. }) => {
-                        tracing::debug!("compacted history up to {revision}")
-                    }
-                    Ok(_) | Err(_) => {}
+                if let Ok(CommandResponse::Compacted { .. }) =
+                    self.leader_propose(Command::Compact { revision }).await
+                {
+                    tracing::debug!("compacted history up to {revision}");
                 }
             }
             previous = Some(current);

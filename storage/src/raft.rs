@@ -8,6 +8,9 @@
 //! The state machine's writes are not synced on their own: after a crash, Raft re-applies
 //! the durable log from the last applied index that reached the disk.
 
+// openraft's own error type is large; its signatures are openraft's to choose.
+#![allow(clippy::result_large_err)]
+
 use std::io::Cursor;
 use std::ops::{Bound, RangeBounds};
 use std::sync::atomic::{AtomicU64, Ordering};

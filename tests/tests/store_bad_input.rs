@@ -60,7 +60,7 @@ async fn member_with_data(data_dir: &Path) -> (MemberProcess, String) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let store = client(&[address.clone()], &data_dir.join("pki"));
+    let store = client(std::slice::from_ref(&address), &data_dir.join("pki"));
     wait_for_leader(&store, Duration::from_secs(20)).await;
     store.put("/keep", "me").await.unwrap();
     (member, address)
@@ -219,7 +219,7 @@ async fn malformed_peer_messages_get_400_and_change_nothing() {
         "the member died: {}",
         member.log_text()
     );
-    let store = client(&[address.clone()], &data.join("pki"));
+    let store = client(std::slice::from_ref(&address), &data.join("pki"));
     assert_eq!(store.get("/keep").await.unwrap().unwrap().value, b"me");
     assert!(!member.log_text().contains("panicked"));
 }

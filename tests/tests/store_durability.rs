@@ -25,7 +25,7 @@ async fn sigkill_mid_stream_loses_no_acknowledged_write() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let store = client(&[address.clone()], &identity);
+    let store = client(std::slice::from_ref(&address), &identity);
     wait_for_leader(&store, Duration::from_secs(20)).await;
 
     // Each write is a transaction of two keys that must land together.
