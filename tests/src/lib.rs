@@ -56,6 +56,18 @@ pub fn keelson_ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Runs `keelson ARGS`, insists it fails without panicking; returns its stderr.
+pub fn keelson_fails(args: &[&str]) -> String {
+    let out = keelson(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "keelson {args:?} succeeded");
+    assert!(
+        !stderr.contains("panicked"),
+        "keelson {args:?} panicked: {stderr}"
+    );
+    stderr
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .expect("a free port")
@@ -194,6 +206,27 @@ impl Drop for MemberProcess {
 pub fn client(endpoints: &[String], identity_dir: &Path) -> StoreClient {
     let identity = TlsIdentity::load(identity_dir).expect("identity");
     StoreClient::new(endpoints.to_vec(), &identity).expect("client")
+}
+
+/// Starts a single-member store in `data_dir` on a free port and waits until it leads. On
+/// its first start it makes its own CA and identity in `<data_dir>/pki`.
+pub async fn start_single_member(data_dir: &Path) -> (MemberProcess, StoreClient) {
+    let address = format!("127.0.0.1:{}", free_port());
+    let mut member = MemberProcess::new(1, data_dir.to_path_buf(), address.clone(), "", &[]);
+    member.start();
+    let identity = data_dir.join("pki");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !identity.join("tls.key").exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the member made no identity: {}",
+            member.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let store = client(&[address], &identity);
+    wait_for_leader(&store, Duration::from_secs(20)).await;
+    (member, store)
 }
 
 /// Waits until the members at `endpoints` agree on a leader; returns its id.

@@ -10,23 +10,7 @@ use keelson_tests::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_mid_stream_loses_no_acknowledged_write() {
     let root = tempfile::tempdir().unwrap();
-    let address = format!("127.0.0.1:{}", free_port());
-    let data_dir = root.path().join("member");
-    let mut member = MemberProcess::new(1, data_dir.clone(), address.clone(), "", &[]);
-    member.start();
-    // A single-member store makes its own CA and identity on first start.
-    let identity = data_dir.join("pki");
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !identity.join("tls.key").exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no identity made: {}",
-            member.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let store = client(std::slice::from_ref(&address), &identity);
-    wait_for_leader(&store, Duration::from_secs(20)).await;
+    let (mut member, store) = start_single_member(&root.path().join("member")).await;
 
     // Each write is a transaction of two keys that must land together.
     let acked: Arc<Mutex<Vec<(String, u64)>>> = Arc::default();
