@@ -7,6 +7,7 @@
 //!   transaction that writes; reads at past revisions from the retained events.
 //! - `raft`: openraft's log store (fsynced, group-committed) and state machine over RocksDB;
 //!   `network`/`server`/`transport`: members talk HTTP/2 over mutual TLS.
+//! - `batch`: group commit — concurrent transactions share one Raft entry and one fsync.
 //! - [`Member`]: one running member and the in-process API; [`StoreClient`]: the same API
 //!   over the network; [`pki`]: the cluster CA and identities.
 //!
@@ -27,6 +28,7 @@
 //! # Ok(()) }
 //! ```
 
+mod batch;
 mod client;
 mod codec;
 pub mod db;

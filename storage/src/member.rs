@@ -14,6 +14,7 @@ use rocksdb::DB;
 use serde::{de::DeserializeOwned, Serialize};
 use tokio::net::TcpListener;
 
+use crate::batch::{Batcher, Outcome};
 use crate::lease::LeaseClock;
 use crate::mvcc::{Command, CommandResponse, MvccReader};
 use crate::network::Network;
@@ -83,6 +84,7 @@ struct Inner {
     hub: Arc<WatchHub>,
     leases: Arc<LeaseClock>,
     client: HttpClient,
+    batcher: Batcher,
     committed: Arc<std::sync::atomic::AtomicU64>,
     progress_interval: Duration,
     tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -134,6 +136,7 @@ impl Member {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let address = listener.local_addr()?;
+        let (batcher, batching) = Batcher::start(raft.clone());
         let member = Member {
             inner: Arc::new(Inner {
                 id: config.id,
@@ -143,11 +146,18 @@ impl Member {
                 hub,
                 leases,
                 client,
+                batcher,
                 committed,
                 progress_interval: config.progress_interval,
                 tasks: Default::default(),
             }),
         };
+        member
+            .inner
+            .tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(batching);
         let tls = Arc::new(config.identity.server_config()?);
         member.spawn(crate::server::serve(listener, tls, member.clone()));
 
@@ -212,9 +222,22 @@ impl Member {
     /// Runs a transaction.
     pub async fn txn(&self, req: TxnRequest) -> Result<TxnResponse> {
         req.validate()?;
-        match self.propose(Command::Txn(req)).await? {
-            CommandResponse::Txn(r) => Ok(r),
-            other => Err(unexpected(other)),
+        let deadline = Instant::now() + LEADER_WAIT;
+        loop {
+            match self.inner.batcher.submit(req.clone()).await {
+                Outcome::Done(answer) => return answer,
+                Outcome::NotLeader(to) => {
+                    let command = Command::Txn(req.clone());
+                    if let Some(answer) =
+                        self.forward(&to, PROPOSE_PATH, &command, deadline).await?
+                    {
+                        return match answer.and_then(into_result)? {
+                            CommandResponse::Txn(r) => Ok(r),
+                            other => Err(unexpected(other)),
+                        };
+                    }
+                }
+            }
         }
     }
 
@@ -380,6 +403,17 @@ impl Member {
 
     /// Proposes on this member only, which must be the leader (a forwarded command).
     pub(crate) async fn leader_propose(&self, command: Command) -> Result<CommandResponse> {
+        if let Command::Txn(req) = command {
+            return match self.inner.batcher.submit(req).await {
+                Outcome::Done(answer) => {
+                    Ok(answer.map_or_else(CommandResponse::Error, CommandResponse::Txn))
+                }
+                Outcome::NotLeader(_) => Err(StoreError::Unavailable(format!(
+                    "member {} is not the leader",
+                    self.inner.id
+                ))),
+            };
+        }
         match self.inner.raft.client_write(command).await {
             Ok(resp) => Ok(resp.data),
             Err(e) => Err(StoreError::Unavailable(format!(

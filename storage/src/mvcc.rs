@@ -30,6 +30,9 @@ const SM_COMPACT: &[u8] = b"compact_revision";
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     Txn(TxnRequest),
+    /// Transactions batched into one entry by the leader (one fsync for all of them); each
+    /// is applied in order and takes its own revision.
+    Txns(Vec<TxnRequest>),
     Compact {
         revision: Revision,
     },
@@ -46,6 +49,8 @@ pub enum Command {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CommandResponse {
     Txn(TxnResponse),
+    /// One answer per transaction of a `Command::Txns`.
+    Txns(Vec<Result<TxnResponse>>),
     Compacted {
         revision: Revision,
     },
@@ -362,6 +367,16 @@ impl<'a> ApplyBatch<'a> {
     pub fn apply(&mut self, command: &Command, index: u64) -> Result<CommandResponse> {
         let result = match command {
             Command::Txn(req) => self.txn(req).map(CommandResponse::Txn),
+            Command::Txns(reqs) => {
+                let mut answers = Vec::with_capacity(reqs.len());
+                for req in reqs {
+                    match self.txn(req) {
+                        Err(e @ StoreError::Internal(_)) => return Err(e),
+                        answer => answers.push(answer),
+                    }
+                }
+                Ok(CommandResponse::Txns(answers))
+            }
             Command::Compact { revision } => self.compact(*revision),
             Command::LeaseGrant { ttl_seconds } => self.lease_grant(index, *ttl_seconds),
             Command::LeaseRevoke { id } => self.lease_revoke(*id),
