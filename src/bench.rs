@@ -15,8 +15,8 @@ use keelson_storage::{pki, StoreClient};
 
 #[derive(Args)]
 pub struct StoreBenchArgs {
-    /// Rounds per configuration; figures are medians over rounds.
-    #[arg(long, default_value_t = 3)]
+    /// Rounds per configuration; figures are medians over rounds (the machine is noisy).
+    #[arg(long, default_value_t = 5)]
     rounds: usize,
     /// Distinct keys the puts cycle over.
     #[arg(long, default_value_t = 10_000)]

@@ -17,7 +17,7 @@ use crate::types::{Result, StoreError, TxnRequest, TxnResponse};
 /// The most transactions in one entry.
 const MAX_BATCH: usize = 512;
 /// Batches replicating at once; more requests wait and join the next batch.
-const IN_FLIGHT: usize = 2;
+const IN_FLIGHT: usize = 1;
 
 /// What became of a submitted transaction.
 pub(crate) enum Outcome {

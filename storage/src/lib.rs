@@ -5,7 +5,7 @@
 //!   lease; transactions with compares; ranges; watch messages; errors.
 //! - `mvcc`: the key space in RocksDB and how commands change it, one global revision per
 //!   transaction that writes; reads at past revisions from the retained events.
-//! - `raft`: openraft's log store (fsynced, group-committed) and state machine over RocksDB;
+//! - `raft`: openraft's log store (fsynced) and state machine over RocksDB;
 //!   `network`/`server`/`transport`: members talk HTTP/2 over mutual TLS.
 //! - `batch`: group commit — concurrent transactions share one Raft entry and one fsync.
 //! - [`Member`]: one running member and the in-process API; [`StoreClient`]: the same API

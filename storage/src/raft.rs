@@ -2,9 +2,9 @@
 //! `raft_meta`) and the state machine (the MVCC column families), kept apart as in
 //! openraft's `raft-kv-rocksdb` example.
 //!
-//! Durability: an append is written to RocksDB without waiting, and acknowledged to Raft
-//! only after a dedicated thread has fsynced the WAL. One fsync covers every append that
-//! arrived meanwhile (group commit), which is what lets many concurrent writers share it.
+//! Durability: an append is written to RocksDB with a synced WAL write before Raft is told it
+//! is flushed; openraft 0.9 waits for each flush before its next append, so concurrent
+//! writers share fsyncs by being batched into one entry beforehand (see `batch`).
 //! The state machine's writes are not synced on their own: after a crash, Raft re-applies
 //! the durable log from the last applied index that reached the disk.
 
@@ -14,7 +14,6 @@
 use std::io::Cursor;
 use std::ops::{Bound, RangeBounds};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 
 use openraft::storage::{LogFlushed, RaftLogStorage, RaftStateMachine};
@@ -47,7 +46,6 @@ pub type Raft = openraft::Raft<TypeConfig>;
 type StorageResult<T> = Result<T, StorageError<u64>>;
 
 const VOTE: &[u8] = b"vote";
-const COMMITTED: &[u8] = b"committed";
 const LAST_PURGED: &[u8] = b"last_purged";
 const SM_APPLIED: &[u8] = b"applied";
 const SM_MEMBERSHIP: &[u8] = b"membership";
@@ -78,37 +76,14 @@ fn get_meta<T: for<'de> Deserialize<'de>>(
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<DB>,
-    flushes: std_mpsc::Sender<LogFlushed<TypeConfig>>,
     /// The last committed index Raft told us of, for status reports.
     committed: Arc<AtomicU64>,
 }
 
 impl LogStore {
     pub fn new(db: Arc<DB>) -> LogStore {
-        let (flushes, pending) = std_mpsc::channel::<LogFlushed<TypeConfig>>();
-        let flush_db = db.clone();
-        std::thread::Builder::new()
-            .name("raft-log-fsync".into())
-            .spawn(move || {
-                // Ends when the last LogStore clone is dropped.
-                while let Ok(first) = pending.recv() {
-                    let mut batch = vec![first];
-                    batch.extend(pending.try_iter());
-                    let result = flush_db.flush_wal(true);
-                    for callback in batch {
-                        callback.log_io_completed(
-                            result
-                                .as_ref()
-                                .map(|_| ())
-                                .map_err(|e| std::io::Error::other(e.to_string())),
-                        );
-                    }
-                }
-            })
-            .expect("spawning the log fsync thread");
         LogStore {
             db,
-            flushes,
             committed: Arc::default(),
         }
     }
@@ -193,18 +168,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         get_meta(&self.db, CF_RAFT, VOTE).map_err(|e| StorageIOError::read_vote(e).into())
     }
 
+    /// Kept in memory only (for status): persisting it is optional in openraft, and a
+    /// restarted member learns the commit index again from its log and its leader.
     async fn save_committed(&mut self, committed: Option<LogId<u64>>) -> StorageResult<()> {
         self.committed
             .store(committed.map_or(0, |c| c.index), Ordering::Relaxed);
-        self.db
-            .put_cf(cf(&self.db, CF_RAFT), COMMITTED, encode(&committed))
-            .map_err(|e| StorageIOError::write(any(e)).into())
-    }
-
-    async fn read_committed(&mut self) -> StorageResult<Option<LogId<u64>>> {
-        Ok(get_meta::<Option<LogId<u64>>>(&self.db, CF_RAFT, COMMITTED)
-            .map_err(StorageIOError::read)?
-            .flatten())
+        Ok(())
     }
 
     async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> StorageResult<()>
@@ -220,12 +189,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 encode(&entry),
             );
         }
-        self.db
-            .write(batch)
-            .map_err(|e| StorageIOError::write_logs(any(e)))?;
-        self.flushes
-            .send(callback)
-            .map_err(|_| StorageIOError::write_logs(any("the log fsync thread has stopped")))?;
+        let result = self.db.write_opt(batch, &synced());
+        callback.log_io_completed(
+            result
+                .as_ref()
+                .map(|_| ())
+                .map_err(|e| std::io::Error::other(e.to_string())),
+        );
+        result.map_err(|e| StorageIOError::write_logs(any(e)))?;
         Ok(())
     }
 

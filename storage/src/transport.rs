@@ -3,6 +3,8 @@
 //! the server cannot decode is answered `400` with a plain-text reason.
 
 use std::error::Error as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{de::DeserializeOwned, Serialize};
@@ -65,22 +67,39 @@ fn describe(e: &reqwest::Error) -> String {
     }
 }
 
+/// Calls are spread over this many HTTP/2 connections per member: one connection is served
+/// by one task on each side, so a single one caps a busy client at one core.
+const CONNECTIONS: usize = 4;
+
 #[derive(Clone)]
 pub struct HttpClient {
-    http: reqwest::Client,
+    pool: Arc<Vec<reqwest::Client>>,
+    next: Arc<AtomicUsize>,
 }
 
 impl HttpClient {
     pub fn new(identity: &TlsIdentity) -> anyhow::Result<HttpClient> {
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(identity.client_config()?)
-            .http2_prior_knowledge()
-            .connect_timeout(Duration::from_secs(3))
-            .http2_keep_alive_interval(Duration::from_secs(5))
-            .http2_keep_alive_while_idle(true)
-            .tcp_nodelay(true)
-            .build()?;
-        Ok(HttpClient { http })
+        let tls = identity.client_config()?;
+        let pool = (0..CONNECTIONS)
+            .map(|_| {
+                reqwest::Client::builder()
+                    .use_preconfigured_tls(tls.clone())
+                    .http2_prior_knowledge()
+                    .connect_timeout(Duration::from_secs(3))
+                    .http2_keep_alive_interval(Duration::from_secs(5))
+                    .http2_keep_alive_while_idle(true)
+                    .tcp_nodelay(true)
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(HttpClient {
+            pool: Arc::new(pool),
+            next: Arc::default(),
+        })
+    }
+
+    fn http(&self) -> &reqwest::Client {
+        &self.pool[self.next.fetch_add(1, Ordering::Relaxed) % self.pool.len()]
     }
 
     async fn send<Req: Serialize + ?Sized>(
@@ -92,7 +111,7 @@ impl HttpClient {
     ) -> Result<reqwest::Response, TransportError> {
         let url = format!("{}{}", endpoint_url(endpoint), path);
         let mut builder = self
-            .http
+            .http()
             .post(&url)
             .header("content-type", CONTENT_TYPE)
             .body(encode(req));
