@@ -39,24 +39,22 @@ impl StoreClient {
         })
     }
 
-    async fn call<Req: Serialize + ?Sized, Resp: DeserializeOwned>(
-        &self,
-        path: &str,
-        req: &Req,
-    ) -> Result<Resp> {
+    /// Tries the endpoints in turn, from the last one that answered, while they cannot be
+    /// reached; any other outcome is final.
+    async fn on_first_reachable<T, F, Fut>(&self, attempt: F) -> Result<T>
+    where
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = Result<T, TransportError>>,
+    {
         let n = self.endpoints.len();
         let start = self.preferred.load(Ordering::Relaxed);
         let mut last = None;
         for i in 0..n {
             let index = (start + i) % n;
-            match self
-                .http
-                .call::<Req, Result<Resp>>(&self.endpoints[index], path, req, Some(CALL_TIMEOUT))
-                .await
-            {
+            match attempt(self.endpoints[index].clone()).await {
                 Ok(answer) => {
                     self.preferred.store(index, Ordering::Relaxed);
-                    return answer;
+                    return Ok(answer);
                 }
                 Err(e @ TransportError::Unreachable { .. }) => last = Some(e),
                 Err(e) => return Err(e.into()),
@@ -65,6 +63,19 @@ impl StoreClient {
         Err(last
             .map(Into::into)
             .unwrap_or_else(|| StoreError::Unavailable("no endpoint".into())))
+    }
+
+    async fn call<Req: Serialize + ?Sized, Resp: DeserializeOwned>(
+        &self,
+        path: &str,
+        req: &Req,
+    ) -> Result<Resp> {
+        self.on_first_reachable(|endpoint| async move {
+            self.http
+                .call::<Req, Result<Resp>>(&endpoint, path, req, Some(CALL_TIMEOUT))
+                .await
+        })
+        .await?
     }
 
     pub async fn txn(&self, req: TxnRequest) -> Result<TxnResponse> {
@@ -138,23 +149,13 @@ impl StoreClient {
         &self,
         req: WatchRequest,
     ) -> Result<impl Stream<Item = Result<WatchMessage>> + Send + Unpin> {
-        let n = self.endpoints.len();
-        let start = self.preferred.load(Ordering::Relaxed);
-        let mut last = None;
-        for i in 0..n {
-            match self
-                .http
-                .stream(&self.endpoints[(start + i) % n], paths::WATCH, &req)
-                .await
-            {
-                Ok(resp) => return Ok(frames(resp)),
-                Err(e @ TransportError::Unreachable { .. }) => last = Some(e),
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(last
-            .map(Into::into)
-            .unwrap_or_else(|| StoreError::Unavailable("no endpoint".into())))
+        let req = &req;
+        let resp = self
+            .on_first_reachable(|endpoint| async move {
+                self.http.stream(&endpoint, paths::WATCH, req).await
+            })
+            .await?;
+        Ok(frames(resp))
     }
 }
 

@@ -68,8 +68,6 @@ pub fn open(data_dir: &Path, member_id: u64) -> Result<Arc<DB>, OpenError> {
         source,
     })?;
     opts.set_db_log_dir(&log_dir);
-    // The Raft log's fsync is the store's durability; RocksDB's WAL carries every write.
-    opts.set_manual_wal_flush(false);
     let cfs = ALL_CFS
         .iter()
         .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));

@@ -11,7 +11,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{post, MethodRouter};
 use axum::Router;
 use futures::StreamExt;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -80,92 +80,74 @@ fn router(member: Member) -> Router {
     Router::new()
         .route(
             APPEND_PATH,
-            post(|State(m): State<Member>, body: Bytes| {
-                rpc(body, move |req| async move {
-                    m.raft().append_entries(req).await
-                })
-            }),
+            rpc_route(|m, req| async move { m.raft().append_entries(req).await }),
         )
         .route(
             VOTE_PATH,
-            post(|State(m): State<Member>, body: Bytes| {
-                rpc(body, move |req| async move { m.raft().vote(req).await })
-            }),
+            rpc_route(|m, req| async move { m.raft().vote(req).await }),
         )
         .route(
             SNAPSHOT_PATH,
-            post(|State(m): State<Member>, body: Bytes| {
-                rpc(body, move |req| async move {
-                    m.raft().install_snapshot(req).await
-                })
-            }),
+            rpc_route(|m, req| async move { m.raft().install_snapshot(req).await }),
         )
         .route(
             PROPOSE_PATH,
-            post(|State(m): State<Member>, body: Bytes| {
-                rpc(body, move |cmd| async move { m.leader_propose(cmd).await })
-            }),
+            rpc_route(|m, cmd| async move { m.leader_propose(cmd).await }),
         )
         .route(
             LEADER_RANGE_PATH,
-            post(|State(m): State<Member>, body: Bytes| {
-                rpc(body, move |req| async move { m.leader_range(req).await })
-            }),
+            rpc_route(|m, req| async move { m.leader_range(req).await }),
         )
         .route(
             LEADER_KEEPALIVE_PATH,
-            post(|State(m): State<Member>, body: Bytes| {
-                rpc(body, move |id| async move { m.leader_keepalive(id) })
-            }),
+            rpc_route(|m, id| async move { m.leader_keepalive(id) }),
         )
         .route(
             paths::TXN,
-            post(|State(m): State<Member>, body: Bytes| {
-                rpc(body, move |req| async move { m.txn(req).await })
-            }),
+            rpc_route(|m, req| async move { m.txn(req).await }),
         )
         .route(
             paths::RANGE,
-            post(|State(m): State<Member>, body: Bytes| {
-                rpc(body, move |req| async move { m.range(req).await })
-            }),
+            rpc_route(|m, req| async move { m.range(req).await }),
         )
         .route(
             paths::COMPACT,
-            post(|State(m): State<Member>, body: Bytes| {
-                rpc(body, move |rev| async move { m.compact(rev).await })
-            }),
+            rpc_route(|m, rev| async move { m.compact(rev).await }),
         )
         .route(
             paths::LEASE_GRANT,
-            post(|State(m): State<Member>, body: Bytes| {
-                rpc(body, move |ttl| async move { m.lease_grant(ttl).await })
-            }),
+            rpc_route(|m, ttl| async move { m.lease_grant(ttl).await }),
         )
         .route(
             paths::LEASE_REVOKE,
-            post(|State(m): State<Member>, body: Bytes| {
-                rpc(body, move |id| async move { m.lease_revoke(id).await })
-            }),
+            rpc_route(|m, id| async move { m.lease_revoke(id).await }),
         )
         .route(
             paths::LEASE_KEEPALIVE,
-            post(|State(m): State<Member>, body: Bytes| {
-                rpc(body, move |id| async move { m.lease_keepalive(id).await })
-            }),
+            rpc_route(|m, id| async move { m.lease_keepalive(id).await }),
         )
         .route(
             paths::STATUS,
-            post(|State(m): State<Member>, body: Bytes| {
-                rpc(
-                    body,
-                    move |()| async move { Ok::<_, StoreError>(m.status()) },
-                )
-            }),
+            rpc_route(|m, ()| async move { Ok::<_, StoreError>(m.status()) }),
         )
         .route(paths::WATCH, post(watch))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(member)
+}
+
+/// A POST route whose bincode body is decoded, handed with the member to `handler`, and
+/// whose answer is encoded back.
+fn rpc_route<Req, Resp, F, Fut>(handler: F) -> MethodRouter<Member>
+where
+    Req: DeserializeOwned + Send + 'static,
+    Resp: Serialize + Send + 'static,
+    F: Fn(Member, Req) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Resp> + Send + 'static,
+{
+    post(move |State(member): State<Member>, body: Bytes| {
+        let handler = handler.clone();
+        async move { rpc(body, move |req| handler(member, req)).await }
+    })
 }
 
 /// Decodes the request, runs it, encodes its answer.

@@ -81,34 +81,21 @@ pub fn free_port() -> u16 {
 pub fn make_cluster_pki(root: &Path, members: &[u64]) -> PathBuf {
     let ca = root.join("ca");
     keelson_ok(&["store", "pki", "init-ca", "--dir", ca.to_str().unwrap()]);
+    let issue = |out: &Path, name: &str, extra: &[&str]| {
+        let mut args = vec!["store", "pki", "issue", "--ca-dir", ca.to_str().unwrap()];
+        args.extend(["--out", out.to_str().unwrap(), "--name", name]);
+        args.extend(extra);
+        keelson_ok(&args);
+    };
     for id in members {
-        let out = root.join(format!("m{id}")).join("pki");
-        keelson_ok(&[
-            "store",
-            "pki",
-            "issue",
-            "--ca-dir",
-            ca.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--name",
+        issue(
+            &root.join(format!("m{id}")).join("pki"),
             &format!("member-{id}"),
-            "--san",
-            "127.0.0.1",
-        ]);
+            &["--san", "127.0.0.1"],
+        );
     }
     let admin = root.join("admin");
-    keelson_ok(&[
-        "store",
-        "pki",
-        "issue",
-        "--ca-dir",
-        ca.to_str().unwrap(),
-        "--out",
-        admin.to_str().unwrap(),
-        "--name",
-        "admin",
-    ]);
+    issue(&admin, "admin", &[]);
     admin
 }
 

@@ -291,23 +291,43 @@ async fn the_cli_round_trip() {
     assert!(status.contains("leader:        1"), "{status}");
     assert!(status.contains("revision:      5"), "{status}");
 
-    // `watch --rev` replays history, then follows.
+    // `watch --rev` replays history, then follows live writes.
     let mut child = std::process::Command::new(keelson_bin())
         .args(with(&["store", "watch", "/registry/pods/", "--rev", "1"]))
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    child.kill().unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let lines: Vec<&str> = text.lines().collect();
+    let stdout = child.stdout.take().unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            if lines_tx.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    let next_line = || {
+        lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("a watch line within 30 s")
+    };
+    let replayed: Vec<String> = (0..3).map(|_| next_line()).collect();
     assert_eq!(
-        lines,
+        replayed,
         vec![
             "PUT /registry/pods/default/a A (revision 2)",
             "PUT /registry/pods/default/b B (revision 3)",
             "DELETE /registry/pods/default/a (revision 5)",
         ]
     );
+    run(with(&[
+        "store",
+        "put",
+        "/registry/configmaps/default/d",
+        "D",
+    ]));
+    run(with(&["store", "put", "/registry/pods/default/e", "E"]));
+    assert_eq!(next_line(), "PUT /registry/pods/default/e E (revision 7)");
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
