@@ -1,7 +1,20 @@
 //! The resource catalogue of Keelson: which API types exist and how they are served.
 //!
-//! This crate will hold one descriptor per served resource (group, version, kind, plural,
-//! scope, subresources, verbs, storage path, schema), built from the `k8s-openapi` types and
-//! from Keelson's own CRDs (`#[derive(CustomResource, JsonSchema)]`). `codegen` reads it to
-//! write the route table, storage paths, OpenAPI and discovery documents under `generated/`.
-//! It is filled by the API-server work; it holds nothing yet.
+//! - [`catalogue`]: one [`catalogue::ApiResource`] per served resource, joining upstream
+//!   v1.35's discovery facts (names, scope, verbs, short names, categories, subresources) with
+//!   the k8s-openapi type of its kind (group/version/kind, schema, typed decode) and its
+//!   `/registry/...` storage prefix; plus the merge metadata strategic merge patch needs.
+//! - [`openapi`]: builds the OpenAPI v3 documents and the discovery documents from the
+//!   catalogue. `codegen` writes them under the API server's `generated/`, which it serves.
+//!
+//! ```
+//! let deployments = keelson_apis::catalogue::find("apps", "v1", "deployments").unwrap();
+//! assert_eq!(deployments.facts.short_names, &["deploy"]);
+//! assert_eq!(deployments.storage_prefix(), "/registry/deployments/");
+//! ```
+
+pub mod catalogue;
+pub mod openapi;
+
+/// The Kubernetes version Keelson speaks; `/version` reports it.
+pub const KUBERNETES_VERSION: &str = "v1.35.0";

@@ -1,5 +1,224 @@
 //! Keelson's API server: the HTTPS front end that real Kubernetes clients talk to.
 //!
-//! A request will pass authentication, authorization, admission, the generic registry with
-//! its per-resource strategy, and reach `keelson-storage`; discovery, OpenAPI, Table output,
-//! patch, watch cache and CRD serving live here too. It holds nothing yet.
+//! A request's way ([`handler`]): TLS ([`server`]) -> authentication and authorization
+//! ([`auth`]) -> discovery and OpenAPI documents ([`documents`], written by codegen into
+//! [`generated`]) or a resource path ([`request`]) -> decoding ([`codec`]) -> the generic
+//! [`registry`], which serves every resource of the catalogue with its per-resource
+//! [`strategy`] over `keelson-storage` -> the answer as JSON, YAML or a [`table`]. Lists
+//! filter with [`selectors`]; PATCH goes through [`patch`]; watches through [`watch`].
+//! Errors are `Status` objects ([`status`]).
+//!
+//! [`ApiServer::start`] bootstraps the PKI ([`pki`]) and the namespaces, then serves;
+//! [`ApiServer::service`] is the same server as a tower `Service` for in-process clients
+//! (`kube::Client::new(service, "default")`).
+
+pub mod auth;
+pub mod codec;
+pub mod documents;
+mod generated;
+pub mod handler;
+pub mod metrics;
+pub mod patch;
+pub mod pki;
+pub mod registry;
+pub mod request;
+pub mod selectors;
+pub mod server;
+pub mod status;
+pub mod strategy;
+pub mod table;
+pub mod validation;
+pub mod watch;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use keelson_storage::{pki as store_pki, Member};
+use serde_json::{json, Value};
+
+use crate::auth::{AuthorizationMode, TokenFile};
+use crate::registry::{Registry, Target, WriteOptions};
+
+/// How to run the API server.
+#[derive(Clone, Debug)]
+pub struct ApiServerConfig {
+    /// Holds `apiserver-pki/` and `admin.kubeconfig`.
+    pub data_dir: PathBuf,
+    /// Address and port of the HTTPS listener (port 0 picks a free port).
+    pub bind: SocketAddr,
+    /// The address clients and the `kubernetes` Service reach this server at.
+    pub advertise_address: Option<IpAddr>,
+    pub token_auth_file: Option<PathBuf>,
+    pub authorization_mode: AuthorizationMode,
+    /// How long Events live.
+    pub event_ttl: Duration,
+}
+
+impl ApiServerConfig {
+    pub fn new(data_dir: PathBuf, bind: SocketAddr) -> ApiServerConfig {
+        ApiServerConfig {
+            data_dir,
+            bind,
+            advertise_address: None,
+            token_auth_file: None,
+            authorization_mode: AuthorizationMode::default(),
+            event_ttl: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// What every request handler shares.
+pub struct ApiServerState {
+    pub registry: Registry,
+    pub tokens: TokenFile,
+    pub authorization_mode: AuthorizationMode,
+    /// `host:port` clients reach this server at (discovery's `serverAddressByClientCIDRs`).
+    pub advertise: String,
+    pub metrics: metrics::Metrics,
+}
+
+/// A running API server.
+pub struct ApiServer {
+    state: Arc<ApiServerState>,
+    address: SocketAddr,
+    kubeconfig: PathBuf,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// `/version`: a `v1.35.x` gitVersion kubectl can parse, with Keelson as build metadata.
+pub fn version_info() -> Value {
+    let version = keelson_apis::KUBERNETES_VERSION;
+    let minor = version.split('.').nth(1).unwrap_or("0");
+    json!({
+        "major": "1",
+        "minor": minor,
+        "emulationMajor": "1",
+        "emulationMinor": minor,
+        "gitVersion": format!("{version}+keelson"),
+        "gitCommit": env!("CARGO_PKG_VERSION"),
+        "gitTreeState": "clean",
+        "buildDate": "1970-01-01T00:00:00Z",
+        "goVersion": "rust",
+        "compiler": "rustc",
+        "platform": format!("{}/{}", std::env::consts::OS, go_arch()),
+    })
+}
+
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+impl ApiServer {
+    /// Makes the PKI if missing, writes the admin kubeconfig, creates the bootstrap
+    /// objects, and starts serving HTTPS.
+    pub async fn start(store: Member, config: ApiServerConfig) -> anyhow::Result<ApiServer> {
+        let pki = pki::ApiServerPki::in_data_dir(&config.data_dir);
+        let mut sans = Vec::new();
+        if let Some(ip) = config.advertise_address {
+            sans.push(ip.to_string());
+        }
+        if !config.bind.ip().is_unspecified() {
+            sans.push(config.bind.ip().to_string());
+        }
+        pki.ensure(&sans)?;
+        let identity = store_pki::TlsIdentity::load(&pki.serving_dir)?;
+        let tls = identity.server_config_client_cert_optional()?;
+        let listener = tokio::net::TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.bind))?;
+        let address = listener.local_addr()?;
+        let advertise_ip = config.advertise_address.unwrap_or(if address.ip().is_unspecified() {
+            IpAddr::from([127, 0, 0, 1])
+        } else {
+            address.ip()
+        });
+        let advertise = SocketAddr::new(advertise_ip, address.port());
+        let kubeconfig = config.data_dir.join("admin.kubeconfig");
+        pki.write_admin_kubeconfig(&kubeconfig, &format!("https://{advertise}"))?;
+        let tokens = match &config.token_auth_file {
+            Some(path) => TokenFile::load(path)?,
+            None => TokenFile::default(),
+        };
+        let state = Arc::new(ApiServerState {
+            registry: Registry::new(store, config.event_ttl),
+            tokens,
+            authorization_mode: config.authorization_mode,
+            advertise: advertise.to_string(),
+            metrics: metrics::Metrics::default(),
+        });
+        bootstrap(&state.registry, advertise).await?;
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+        let task = tokio::spawn(server::serve_tls(listener, acceptor, state.clone()));
+        Ok(ApiServer {
+            state,
+            address,
+            kubeconfig,
+            task,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The admin kubeconfig this server wrote.
+    pub fn kubeconfig(&self) -> &std::path::Path {
+        &self.kubeconfig
+    }
+
+    /// The server as a tower service for in-process clients.
+    pub fn service(&self) -> server::InProcessService {
+        server::InProcessService {
+            state: self.state.clone(),
+        }
+    }
+
+    pub fn shutdown(&self) {
+        self.task.abort();
+    }
+}
+
+/// The objects a cluster has from its first start: the four namespaces, and the
+/// `kubernetes` Service with its EndpointSlice pointing at this server.
+async fn bootstrap(registry: &Registry, advertise: SocketAddr) -> anyhow::Result<()> {
+    let opts = WriteOptions::default();
+    let create = |group: &'static str, plural: &'static str, namespace: Option<&'static str>, obj: Value| {
+        let opts = opts.clone();
+        async move {
+            let version = if group.is_empty() { "v1" } else { "v1" };
+            let target = Target::find(group, version, plural, namespace)
+                .with_context(|| format!("{plural} is missing from the route table"))?;
+            match registry.create(&target, obj, &opts).await {
+                Ok(_) => Ok(()),
+                Err(e) if e.reason == "AlreadyExists" => Ok(()),
+                Err(e) => Err(anyhow::anyhow!("cannot create the bootstrap {plural}: {e}")),
+            }
+        }
+    };
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        create("", "namespaces", None, json!({ "metadata": { "name": ns } })).await?;
+    }
+    create("", "services", Some("default"), json!({
+        "metadata": { "name": "kubernetes", "labels": { "component": "apiserver", "provider": "kubernetes" } },
+        "spec": {
+            "clusterIP": strategy::first_service_ip(),
+            "ports": [{ "name": "https", "port": 443, "protocol": "TCP", "targetPort": advertise.port() }],
+        },
+    }))
+    .await?;
+    create("discovery.k8s.io", "endpointslices", Some("default"), json!({
+        "metadata": { "name": "kubernetes", "labels": { "kubernetes.io/service-name": "kubernetes", "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io" } },
+        "addressType": if advertise.is_ipv4() { "IPv4" } else { "IPv6" },
+        "endpoints": [{ "addresses": [advertise.ip().to_string()], "conditions": { "ready": true } }],
+        "ports": [{ "name": "https", "port": advertise.port(), "protocol": "TCP" }],
+    }))
+    .await?;
+    Ok(())
+}

@@ -83,6 +83,17 @@ pub fn issue(
     common_name: &str,
     sans: &[String],
 ) -> anyhow::Result<()> {
+    issue_with_organization(ca_dir, out_dir, common_name, None, sans)
+}
+
+/// [`issue`] with an organization (`O=`) in the subject; Kubernetes reads it as a group.
+pub fn issue_with_organization(
+    ca_dir: &Path,
+    out_dir: &Path,
+    common_name: &str,
+    organization: Option<&str>,
+    sans: &[String],
+) -> anyhow::Result<()> {
     if out_dir.join(TLS_KEY).exists() {
         bail!(
             "{} already holds an identity; refusing to replace it",
@@ -103,6 +114,9 @@ pub fn issue(
     params
         .distinguished_name
         .push(DnType::CommonName, common_name);
+    if let Some(org) = organization {
+        params.distinguished_name.push(DnType::OrganizationName, org);
+    }
     params.key_usages = vec![
         KeyUsagePurpose::DigitalSignature,
         KeyUsagePurpose::KeyEncipherment,
@@ -200,6 +214,21 @@ impl TlsIdentity {
     pub fn server_config(&self) -> anyhow::Result<ServerConfig> {
         let verifier =
             WebPkiClientVerifier::builder_with_provider(self.roots.clone(), provider()).build()?;
+        let mut config = ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(self.certs.clone(), self.key.clone_key())
+            .context("the certificate and key in the identity dir do not match")?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(config)
+    }
+
+    /// TLS for an HTTPS front end: clients may present a certificate from the CA (it then
+    /// identifies them) or none (they authenticate otherwise).
+    pub fn server_config_client_cert_optional(&self) -> anyhow::Result<ServerConfig> {
+        let verifier = WebPkiClientVerifier::builder_with_provider(self.roots.clone(), provider())
+            .allow_unauthenticated()
+            .build()?;
         let mut config = ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()?
             .with_client_cert_verifier(verifier)

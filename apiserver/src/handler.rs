@@ -1,0 +1,424 @@
+//! One request, start to end: authenticate, authorize, route (health, version, discovery,
+//! OpenAPI, resources), decode, call the registry, and encode the answer in the format the
+//! client accepts. Every failure is a `Status`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use bytes::Bytes;
+use futures::StreamExt;
+use http::{header, HeaderMap, HeaderValue, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+
+use crate::auth::{self, User};
+use crate::codec::{self, Format};
+use crate::documents;
+use crate::patch::PatchType;
+use crate::registry::{FieldValidation, ListOptions, Outcome, Target, WriteOptions};
+use crate::request::{self, Query, ResourceRequest, Verb};
+use crate::selectors::{FieldSelector, LabelSelector};
+use crate::status::{ApiError, ApiResult};
+use crate::watch::{self, WatchOptions};
+use crate::ApiServerState;
+
+fn json_response(code: u16, value: &Value) -> Response<Body> {
+    bytes_response(code, "application/json", serde_json::to_vec(value).unwrap_or_default())
+}
+
+fn bytes_response(code: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
+    let mut response = Response::new(Body::from(body.into()));
+    *response.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        response.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    response
+}
+
+pub fn error_response(err: &ApiError) -> Response<Body> {
+    json_response(err.code, &err.to_status())
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Handles one request from `user` (already authenticated by the connection, or `None`).
+pub async fn handle<B>(state: Arc<ApiServerState>, tls_user: Option<User>, req: Request<B>) -> Response<Body>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let started = std::time::Instant::now();
+    let response = match handle_inner(&state, tls_user, req).await {
+        Ok(r) => r,
+        Err(e) => error_response(&e),
+    };
+    state.metrics.observe(method.as_str(), response.status().as_u16(), started.elapsed());
+    tracing::debug!(%method, %path, status = response.status().as_u16(), "request");
+    response
+}
+
+fn authenticate(state: &ApiServerState, tls_user: Option<User>, headers: &HeaderMap) -> ApiResult<User> {
+    if let Some(auth) = header_str(headers, header::AUTHORIZATION) {
+        let token = auth.strip_prefix("Bearer ").map(str::trim).unwrap_or("");
+        return match state.tokens.user(token) {
+            Some(user) => Ok(user.clone()),
+            None => Err(ApiError::unauthorized()),
+        };
+    }
+    Ok(tls_user.unwrap_or_else(User::anonymous))
+}
+
+async fn handle_inner<B>(state: &Arc<ApiServerState>, tls_user: Option<User>, req: Request<B>) -> ApiResult<Response<Body>>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (parts, body) = req.into_parts();
+    let user = authenticate(state, tls_user, &parts.headers)?;
+    let path = parts.uri.path().to_string();
+    let query = Query::parse(parts.uri.query());
+    let accept = header_str(&parts.headers, header::ACCEPT).map(str::to_string);
+    if auth::is_public_path(&path) {
+        return Ok(public(state, &path, &query).await);
+    }
+    if user.is_anonymous() {
+        return Err(ApiError::unauthorized());
+    }
+    if !auth::authorized(&user, state.authorization_mode) {
+        return Err(ApiError::forbidden(format!(
+            "User \"{}\" cannot {} path \"{path}\"",
+            user.name,
+            parts.method.as_str().to_lowercase()
+        )));
+    }
+    if let Some(response) = documents_response(state, &path, &query, accept.as_deref()) {
+        return response;
+    }
+    if path == "/metrics" {
+        return Ok(bytes_response(200, "text/plain; version=0.0.4", state.metrics.render()));
+    }
+    let Some(request) = request::parse(&parts.method, &path, &query)? else {
+        return Err(ApiError::not_found_path());
+    };
+    let content_type = header_str(&parts.headers, header::CONTENT_TYPE).unwrap_or("").to_string();
+    let body = read_body(body).await?;
+    resource(state, request, &query, accept.as_deref(), &content_type, body).await
+}
+
+async fn read_body<B>(body: B) -> ApiResult<Bytes>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let limited = http_body_util::Limited::new(body, codec::MAX_BODY_BYTES);
+    match limited.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(ApiError::too_large(format!(
+            "the request body is larger than {} bytes",
+            codec::MAX_BODY_BYTES
+        ))),
+        Err(e) => Err(ApiError::bad_request(format!("cannot read the request body: {e}"))),
+    }
+}
+
+async fn public(state: &ApiServerState, path: &str, query: &Query) -> Response<Body> {
+    if path == "/version" {
+        return json_response(200, &crate::version_info());
+    }
+    let store_ok = state.registry.store().status().leader.is_some();
+    let checks = [("ping", true), ("etcd", store_ok), ("poststarthook/bootstrap-namespaces", true)];
+    let failed: Vec<&str> = checks.iter().filter(|(_, ok)| !ok).map(|(n, _)| *n).collect();
+    let code = if failed.is_empty() { 200 } else { 500 };
+    let mut body = String::new();
+    if query.get("verbose").is_some() || !failed.is_empty() {
+        for (name, ok) in checks {
+            body.push_str(&format!("[{}]{name} {}\n", if ok { "+" } else { "-" }, if ok { "ok" } else { "failed" }));
+        }
+        let check = path.trim_start_matches('/');
+        if failed.is_empty() {
+            body.push_str(&format!("{check} check passed\n"));
+        } else {
+            body.push_str(&format!("{check} check failed\n"));
+        }
+    } else {
+        body.push_str("ok");
+    }
+    bytes_response(code, "text/plain; charset=utf-8", body)
+}
+
+/// Discovery and OpenAPI documents, or `None` when the path is not one.
+fn documents_response(state: &ApiServerState, path: &str, query: &Query, accept: Option<&str>) -> Option<ApiResult<Response<Body>>> {
+    let aggregated = codec::wants_aggregated_discovery(accept);
+    let response = match path.trim_end_matches('/') {
+        "/api" if aggregated => bytes_response(200, codec::AGGREGATED_DISCOVERY_CONTENT_TYPE, documents::AGGREGATED_API),
+        "/apis" if aggregated => bytes_response(200, codec::AGGREGATED_DISCOVERY_CONTENT_TYPE, documents::AGGREGATED_APIS),
+        "/api" => json_response(200, &json!({
+            "kind": "APIVersions",
+            "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{ "clientCIDR": "0.0.0.0/0", "serverAddress": state.advertise.clone() }],
+        })),
+        "/apis" => bytes_response(200, "application/json", documents::API_GROUP_LIST),
+        "/openapi/v3" => {
+            let paths: serde_json::Map<String, Value> = documents::all()
+                .iter()
+                .map(|d| (d.path.to_string(), json!({ "serverRelativeURL": format!("/openapi/v3/{}?hash={}", d.path, d.openapi_v3_hash) })))
+                .collect();
+            json_response(200, &json!({ "paths": paths }))
+        }
+        p if p.starts_with("/openapi/v3/") => {
+            let gv = &p["/openapi/v3/".len()..];
+            let Some(docs) = documents::group_version(gv) else {
+                return Some(Err(ApiError::not_found_path()));
+            };
+            let mut r = bytes_response(200, "application/json", docs.openapi_v3);
+            if query.get("hash") == Some(docs.openapi_v3_hash) {
+                r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, immutable"));
+            }
+            r
+        }
+        p => {
+            let trimmed = p.trim_start_matches('/');
+            if let Some(docs) = documents::group_version(trimmed) {
+                bytes_response(200, "application/json", docs.resource_list)
+            } else if let Some(group) = trimmed.strip_prefix("apis/").filter(|g| !g.contains('/')) {
+                let groups: Value = serde_json::from_str(documents::API_GROUP_LIST).unwrap_or(Value::Null);
+                let found = groups.get("groups").and_then(Value::as_array).and_then(|gs| gs.iter().find(|g| g.get("name").and_then(Value::as_str) == Some(group)));
+                match found {
+                    Some(g) => {
+                        let mut g = g.clone();
+                        g["kind"] = json!("APIGroup");
+                        g["apiVersion"] = json!("v1");
+                        json_response(200, &g)
+                    }
+                    None => return Some(Err(ApiError::not_found_path())),
+                }
+            } else {
+                return None;
+            }
+        }
+    };
+    Some(Ok(response))
+}
+
+fn write_options(query: &Query) -> ApiResult<WriteOptions> {
+    let dry_run = match query.get("dryRun") {
+        None | Some("") => false,
+        Some("All") => true,
+        Some(other) => return Err(ApiError::bad_request(format!("Invalid dryRun value: {other:?}; the only supported value is All"))),
+    };
+    Ok(WriteOptions {
+        dry_run,
+        field_validation: FieldValidation::parse(query.get("fieldValidation"))?,
+        field_manager: query.get("fieldManager").map(str::to_string),
+    })
+}
+
+fn list_options(query: &Query) -> ApiResult<ListOptions> {
+    let bad = |e: crate::selectors::SelectorError| ApiError::bad_request(format!("unable to parse requirement: {e}"));
+    Ok(ListOptions {
+        labels: LabelSelector::parse(query.get("labelSelector").unwrap_or("")).map_err(bad)?,
+        fields: FieldSelector::parse(query.get("fieldSelector").unwrap_or("")).map_err(bad)?,
+        limit: query.u64("limit")?,
+        continue_token: query.get("continue").filter(|c| !c.is_empty()).map(str::to_string),
+        resource_version: query.get("resourceVersion").map(str::to_string),
+        resource_version_match: query.get("resourceVersionMatch").filter(|m| !m.is_empty()).map(str::to_string),
+    })
+}
+
+fn with_warnings(mut response: Response<Body>, warnings: &[String]) -> Response<Body> {
+    for w in warnings {
+        let escaped = w.replace('\\', "\\\\").replace('"', "\\\"");
+        if let Ok(v) = HeaderValue::from_str(&format!("299 - \"{escaped}\"")) {
+            response.headers_mut().append(header::WARNING, v);
+        }
+    }
+    response
+}
+
+/// Encodes an object (or list) in the negotiated format.
+fn object_response(code: u16, format: Format, target: &Target<'_>, value: &Value, include_object: &str) -> Response<Body> {
+    match format {
+        Format::Json => json_response(code, value),
+        Format::Yaml => match serde_yaml::to_string(value) {
+            Ok(yaml) => bytes_response(code, "application/yaml", yaml),
+            Err(e) => error_response(&ApiError::internal(format!("cannot encode YAML: {e}"))),
+        },
+        Format::Table => json_response(code, &as_table(target, value, include_object)),
+    }
+}
+
+fn as_table(target: &Target<'_>, value: &Value, include_object: &str) -> Value {
+    let now = jiff::Timestamp::now();
+    let (objects, meta) = match value.get("items").and_then(Value::as_array) {
+        Some(items) => (items.clone(), value.get("metadata").cloned().unwrap_or(json!({}))),
+        None => {
+            let rv = value.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
+            (vec![value.clone()], json!({ "resourceVersion": rv }))
+        }
+    };
+    crate::table::table(target.resource.group(), target.resource.plural(), &objects, meta, include_object, now)
+}
+
+async fn resource(
+    state: &Arc<ApiServerState>,
+    request: ResourceRequest,
+    query: &Query,
+    accept: Option<&str>,
+    content_type: &str,
+    body: Bytes,
+) -> ApiResult<Response<Body>> {
+    let target = Target::find(&request.group, &request.version, &request.resource, request.namespace.as_deref())
+        .ok_or_else(ApiError::not_found_path)?;
+    let resource = target.resource;
+    if let Some(sub) = &request.subresource {
+        if resource.subresource(sub).is_none() {
+            return Err(ApiError::not_found_path());
+        }
+    }
+    let verb_allowed = match &request.subresource {
+        Some(sub) => resource.subresource(sub).is_some_and(|s| s.verbs.contains(&request.verb.as_str())),
+        None => resource.has_verb(request.verb.as_str()),
+    };
+    if !verb_allowed {
+        return Err(ApiError::method_not_allowed(format!(
+            "the server does not allow this method on the requested resource ({} {})",
+            request.verb.as_str(),
+            request.resource
+        )));
+    }
+    if !resource.namespaced() && request.namespace.is_some() {
+        return Err(ApiError::not_found_path());
+    }
+    let registry = &state.registry;
+    let table_ok = request.subresource.is_none() && matches!(request.verb, Verb::Get | Verb::List | Verb::Watch);
+    let format = codec::negotiate(accept, table_ok)?;
+    let include_object = query.get("includeObject").unwrap_or("Metadata");
+    let name = request.name.as_deref().unwrap_or("");
+    let sub = request.subresource.as_deref();
+    if resource.namespaced() && request.namespace.is_none() && !matches!(request.verb, Verb::List | Verb::Watch) {
+        return Err(ApiError::not_found_path());
+    }
+    match request.verb {
+        Verb::Get => {
+            let obj = registry.get(&target, name).await?;
+            let view = crate::registry::subresource_view(&target, sub, &obj)?;
+            Ok(object_response(200, format, &target, &view, include_object))
+        }
+        Verb::List => {
+            let list = registry.list(&target, &list_options(query)?).await?;
+            Ok(object_response(200, format, &target, &list, include_object))
+        }
+        Verb::Watch => {
+            let opts = WatchOptions {
+                list: list_options(query)?,
+                allow_bookmarks: query.flag("allowWatchBookmarks"),
+                send_initial_events: query.get("sendInitialEvents").map(|v| v == "true"),
+                timeout: query.u64("timeoutSeconds")?.map(Duration::from_secs),
+            };
+            let events = watch::watch(registry, target, opts).await?;
+            let include = include_object.to_string();
+            let namespace = request.namespace.clone();
+            let base = target.in_namespace(None);
+            let lines = events.map(move |event| {
+                let target = base.in_namespace(namespace.as_deref());
+                let object = if format == Format::Table && event.kind != "ERROR" && event.kind != "BOOKMARK" {
+                    as_table(&target, &event.object, &include)
+                } else {
+                    event.object
+                };
+                let mut line = serde_json::to_vec(&json!({ "type": event.kind, "object": object })).unwrap_or_default();
+                line.push(b'\n');
+                Ok::<Bytes, std::convert::Infallible>(Bytes::from(line))
+            });
+            let mut response = Response::new(Body::from_stream(lines));
+            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
+            Ok(response)
+        }
+        Verb::Create => {
+            let opts = write_options(query)?;
+            let body = codec::decode_body(content_type, &body)?;
+            if sub.is_some() {
+                return Err(ApiError::method_not_allowed(format!(
+                    "creating {}/{} is not supported yet",
+                    request.resource,
+                    sub.unwrap_or("")
+                )));
+            }
+            let outcome = registry.create(&target, body, &opts).await?;
+            Ok(outcome_response(outcome, format, &target))
+        }
+        Verb::Update => {
+            let opts = write_options(query)?;
+            let body = codec::decode_body(content_type, &body)?;
+            let outcome = registry.update(&target, name, sub, body, &opts).await?;
+            Ok(outcome_response(outcome, format, &target))
+        }
+        Verb::Patch => {
+            let opts = write_options(query)?;
+            let patch_type = PatchType::from_content_type(content_type)?;
+            if patch_type == PatchType::Apply && opts.field_manager.as_deref().is_none_or(str::is_empty) {
+                return Err(ApiError::bad_request("PATCH with an apply patch requires a fieldManager"));
+            }
+            let outcome = registry
+                .patch(&target, name, sub, patch_type, &body, query.flag("force"), &opts)
+                .await?;
+            let outcome = match sub {
+                Some("scale") => Outcome {
+                    object: crate::registry::subresource_view(&target, sub, &outcome.object)?,
+                    ..outcome
+                },
+                _ => outcome,
+            };
+            Ok(outcome_response(outcome, format, &target))
+        }
+        Verb::Delete => {
+            let opts = write_options(query)?;
+            let options = delete_options(content_type, &body, query)?;
+            let outcome = registry.delete(&target, name, &options, &opts).await?;
+            Ok(outcome_response(outcome, format, &target))
+        }
+        Verb::DeleteCollection => {
+            let opts = write_options(query)?;
+            let options = delete_options(content_type, &body, query)?;
+            let list = registry.delete_collection(&target, &list_options(query)?, &options, &opts).await?;
+            Ok(object_response(200, format, &target, &list, include_object))
+        }
+    }
+}
+
+/// DeleteOptions from the body, or from query parameters as older clients send them.
+fn delete_options(content_type: &str, body: &[u8], query: &Query) -> ApiResult<Value> {
+    let mut options = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        codec::decode_body(content_type, body)?
+    };
+    if !options.is_object() {
+        return Err(ApiError::bad_request("DeleteOptions must be a JSON object"));
+    }
+    if let Some(grace) = query.u64("gracePeriodSeconds")? {
+        options["gracePeriodSeconds"] = json!(grace);
+    }
+    if let Some(policy) = query.get("propagationPolicy") {
+        options["propagationPolicy"] = json!(policy);
+    }
+    match options.get("propagationPolicy").and_then(Value::as_str) {
+        None | Some("Orphan" | "Background" | "Foreground") => Ok(options),
+        Some(other) => Err(ApiError::invalid("DeleteOptions", "", "", vec![crate::status::Cause {
+            reason: "FieldValueNotSupported",
+            field: "propagationPolicy".into(),
+            message: format!("Unsupported value: \"{other}\": supported values: \"Foreground\", \"Background\", \"Orphan\""),
+        }])),
+    }
+}
+
+fn outcome_response(outcome: Outcome, format: Format, target: &Target<'_>) -> Response<Body> {
+    let format = if format == Format::Table { Format::Json } else { format };
+    with_warnings(object_response(outcome.code, format, target, &outcome.object, "Object"), &outcome.warnings)
+}

@@ -1,0 +1,1069 @@
+//! The generic registry: create, get, list, update, patch, delete and deletecollection for
+//! every resource, over the store, parameterised by the resource's catalogue entry and its
+//! [`Strategy`]. Objects are stored as JSON at `<storage prefix><namespace>/<name>`; the
+//! store's revision is their `resourceVersion`.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use keelson_apis::catalogue::ApiResource;
+use keelson_storage::{Compare, KeyValue, Member, Op, OpResponse, RangeRequest, TxnRequest};
+use serde_json::{json, Map, Value};
+
+use crate::patch::{self, PatchType};
+use crate::selectors::{field_value, FieldSelector, LabelSelector};
+use crate::status::{ApiError, ApiResult, Cause};
+use crate::strategy::{self, Strategy};
+use crate::validation;
+
+/// `fieldValidation`: what to do with unknown fields in a body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum FieldValidation {
+    Ignore,
+    #[default]
+    Warn,
+    Strict,
+}
+
+impl FieldValidation {
+    pub fn parse(value: Option<&str>) -> ApiResult<FieldValidation> {
+        match value {
+            None | Some("") | Some("Warn") => Ok(FieldValidation::Warn),
+            Some("Ignore") => Ok(FieldValidation::Ignore),
+            Some("Strict") => Ok(FieldValidation::Strict),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "fieldValidation must be one of Ignore, Warn or Strict, not {other:?}"
+            ))),
+        }
+    }
+}
+
+/// Options every write shares.
+#[derive(Clone, Debug, Default)]
+pub struct WriteOptions {
+    pub dry_run: bool,
+    pub field_validation: FieldValidation,
+    pub field_manager: Option<String>,
+}
+
+/// A write's result: the HTTP code, the object, and warnings for the `Warning` header.
+#[derive(Debug)]
+pub struct Outcome {
+    pub code: u16,
+    pub object: Value,
+    pub warnings: Vec<String>,
+}
+
+/// `labelSelector`, `fieldSelector`, `limit`, `continue`, `resourceVersion`,
+/// `resourceVersionMatch` of a list.
+#[derive(Clone, Debug, Default)]
+pub struct ListOptions {
+    pub labels: LabelSelector,
+    pub fields: FieldSelector,
+    pub limit: Option<u64>,
+    pub continue_token: Option<String>,
+    pub resource_version: Option<String>,
+    pub resource_version_match: Option<String>,
+}
+
+/// One row of the generated route table: a served resource and its storage prefix.
+pub struct Route {
+    pub catalogue_index: usize,
+    pub group: &'static str,
+    pub version: &'static str,
+    pub plural: &'static str,
+    pub storage_prefix: &'static str,
+}
+
+/// The resource a request addresses.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    pub resource: &'static ApiResource,
+    pub storage_prefix: &'static str,
+    pub namespace: Option<&'a str>,
+}
+
+impl<'a> Target<'a> {
+    /// The served resource by group, version and plural, through the generated route table.
+    pub fn find(group: &str, version: &str, plural: &str, namespace: Option<&'a str>) -> Option<Target<'a>> {
+        let route = crate::generated::routes::ROUTES
+            .iter()
+            .find(|r| r.group == group && r.version == version && r.plural == plural)?;
+        let resource = keelson_apis::catalogue::builtin().get(route.catalogue_index)?;
+        Some(Target { resource, storage_prefix: route.storage_prefix, namespace })
+    }
+
+    /// The same resource in another namespace.
+    pub fn in_namespace<'b>(&self, namespace: Option<&'b str>) -> Target<'b> {
+        Target { resource: self.resource, storage_prefix: self.storage_prefix, namespace }
+    }
+
+    pub fn strategy(&self) -> &'static dyn Strategy {
+        strategy::of(self.resource.group(), self.resource.plural())
+    }
+    fn kind(&self) -> &'static str {
+        self.resource.facts.kind
+    }
+    fn not_found(&self, name: &str) -> ApiError {
+        ApiError::not_found(self.resource.group(), self.resource.plural(), name)
+    }
+    /// The key prefix of a list: the whole resource, or one namespace of it.
+    pub fn prefix(&self) -> String {
+        match self.namespace {
+            Some(ns) if self.resource.namespaced() => format!("{}{ns}/", self.storage_prefix),
+            _ => self.storage_prefix.to_string(),
+        }
+    }
+    pub fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix())
+    }
+    fn has_status(&self) -> bool {
+        self.resource.subresource("status").is_some()
+    }
+}
+
+/// Field selectors every resource supports.
+const COMMON_FIELD_LABELS: &[&str] = &["metadata.name", "metadata.namespace"];
+
+/// Checks a field selector against what the resource supports (400 otherwise).
+pub fn check_field_selector(target: &Target<'_>, fields: &FieldSelector) -> ApiResult<()> {
+    let extra = target.strategy().field_labels();
+    for field in fields.fields() {
+        if !COMMON_FIELD_LABELS.contains(&field) && !extra.contains(&field) {
+            return Err(ApiError::bad_request(format!(
+                "field label not supported: {field}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether an object passes a list's selectors.
+pub fn selected(obj: &Value, labels: &LabelSelector, fields: &FieldSelector) -> bool {
+    let empty = Map::new();
+    let object_labels = obj
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    labels.matches(object_labels)
+        && fields.matches(|path| match path {
+            "metadata.name" => field_value(obj, "metadata.name"),
+            "metadata.namespace" => Some(field_value(obj, "metadata.namespace").unwrap_or_default()),
+            // Upstream's `source` label of events is the reporting component.
+            "source" => field_value(obj, "source.component"),
+            other => field_value(obj, other),
+        })
+}
+
+/// Decodes a stored value and stamps its resourceVersion.
+pub fn decode_stored(kv: &KeyValue) -> ApiResult<Value> {
+    let mut obj: Value = serde_json::from_slice(&kv.value).map_err(|e| {
+        ApiError::internal(format!(
+            "stored object at {} is not JSON: {e}",
+            String::from_utf8_lossy(&kv.key)
+        ))
+    })?;
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("resourceVersion".into(), json!(kv.mod_revision.to_string()));
+    }
+    Ok(obj)
+}
+
+fn encode(obj: &Value) -> Vec<u8> {
+    let mut stored = obj.clone();
+    if let Some(meta) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("resourceVersion");
+    }
+    serde_json::to_vec(&stored).unwrap_or_default()
+}
+
+fn now_rfc3339() -> String {
+    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
+    obj.get("metadata")?.get(field)?.as_str()
+}
+
+fn meta_mut(obj: &mut Value) -> ApiResult<&mut Map<String, Value>> {
+    if !obj.is_object() {
+        return Err(ApiError::bad_request("the object must be a JSON object"));
+    }
+    let meta = obj
+        .as_object_mut()
+        .map(|o| o.entry("metadata").or_insert_with(|| json!({})));
+    match meta.and_then(Value::as_object_mut) {
+        Some(m) => Ok(m),
+        None => Err(ApiError::bad_request("metadata must be an object")),
+    }
+}
+
+/// The suffix `generateName` gets: 5 characters from upstream's alphabet without vowels.
+fn random_suffix() -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let bits = uuid::Uuid::new_v4().as_u128();
+    (0..5)
+        .map(|i| {
+            let index = ((bits >> (i * 8)) & 0xff) as usize % ALPHABET.len();
+            ALPHABET.get(index).map_or('x', |b| *b as char)
+        })
+        .collect()
+}
+
+/// The list continue token: the revision of the first page and the last key returned.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ContinueToken {
+    rv: u64,
+    start: String,
+}
+
+fn encode_continue(rv: u64, last_key: &str) -> String {
+    let token = ContinueToken {
+        rv,
+        start: last_key.to_string(),
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(&token).unwrap_or_default())
+}
+
+fn decode_continue(token: &str) -> ApiResult<ContinueToken> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| ApiError::bad_request("continue key is not valid"))
+}
+
+/// Finds fields of `input` the typed decode dropped: they are unknown to the schema.
+fn unknown_fields(input: &Value, normalized: &Value, path: &str, out: &mut Vec<String>) {
+    match (input, normalized) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in a {
+                let here = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                match b.get(k) {
+                    Some(nv) => unknown_fields(v, nv, &here, out),
+                    None if v.is_null() => {}
+                    None => out.push(here),
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            for (i, (v, nv)) in a.iter().zip(b).enumerate() {
+                unknown_fields(v, nv, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The registry over one store member.
+pub struct Registry {
+    store: Member,
+    event_ttl: Duration,
+    event_lease: Mutex<Option<(u64, Instant)>>,
+}
+
+/// Upstream's number of retries of a patch that lost a race.
+const PATCH_RETRIES: usize = 5;
+
+impl Registry {
+    pub fn new(store: Member, event_ttl: Duration) -> Registry {
+        Registry {
+            store,
+            event_ttl,
+            event_lease: Mutex::new(None),
+        }
+    }
+
+    pub fn store(&self) -> &Member {
+        &self.store
+    }
+
+    /// Type-checks a body against its kind, drops unknown fields, and reports them as
+    /// `fieldValidation` asks.
+    pub fn decode_object(
+        &self,
+        target: &Target<'_>,
+        mut input: Value,
+        validation: FieldValidation,
+        warnings: &mut Vec<String>,
+    ) -> ApiResult<Value> {
+        let kind = target.kind();
+        let api_version = target.resource.api_version();
+        let Some(obj) = input.as_object_mut() else {
+            return Err(ApiError::bad_request(format!(
+                "{kind} in version \"{}\" cannot be handled as a {kind}: the body must be a JSON object",
+                target.resource.version()
+            )));
+        };
+        match obj.get("apiVersion").and_then(Value::as_str) {
+            None | Some("") => {
+                obj.insert("apiVersion".into(), json!(api_version));
+            }
+            Some(v) if v == api_version => {}
+            Some(v) => {
+                return Err(ApiError::bad_request(format!(
+                    "the API version in the data ({v}) does not match the expected API version ({api_version})"
+                )))
+            }
+        }
+        match obj.get("kind").and_then(Value::as_str) {
+            None | Some("") => {
+                obj.insert("kind".into(), json!(kind));
+            }
+            Some(k) if k == kind => {}
+            Some(k) => {
+                return Err(ApiError::bad_request(format!(
+                    "the kind in the data ({k}) does not match the expected kind ({kind})"
+                )))
+            }
+        }
+        let normalized = (target.resource.kind.normalize)(&input).map_err(|e| {
+            ApiError::bad_request(format!(
+                "{kind} in version \"{}\" cannot be handled as a {kind}: {e}",
+                target.resource.version()
+            ))
+        })?;
+        if validation != FieldValidation::Ignore {
+            let mut unknown = Vec::new();
+            unknown_fields(&input, &normalized, "", &mut unknown);
+            if !unknown.is_empty() {
+                let listed: Vec<String> =
+                    unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
+                if validation == FieldValidation::Strict {
+                    return Err(ApiError::bad_request(format!(
+                        "{kind} in version \"{}\" cannot be handled as a {kind}: strict decoding error: {}",
+                        target.resource.version(),
+                        listed.join(", ")
+                    )));
+                }
+                warnings.extend(listed);
+            }
+        }
+        Ok(normalized)
+    }
+
+    async fn read_kv(&self, key: &str) -> ApiResult<Option<KeyValue>> {
+        Ok(self.store.get(key.as_bytes()).await?)
+    }
+
+    pub async fn get(&self, target: &Target<'_>, name: &str) -> ApiResult<Value> {
+        match self.read_kv(&target.key(name)).await? {
+            Some(kv) => decode_stored(&kv),
+            None => Err(target.not_found(name)),
+        }
+    }
+
+    /// A list: the matching objects and the revision they were read at.
+    pub async fn list(&self, target: &Target<'_>, opts: &ListOptions) -> ApiResult<Value> {
+        check_field_selector(target, &opts.fields)?;
+        let prefix = target.prefix();
+        let (mut revision, mut start_after) = match &opts.continue_token {
+            Some(token) => {
+                let token = decode_continue(token)?;
+                (token.rv, token.start.into_bytes())
+            }
+            None => (0, Vec::new()),
+        };
+        let mut serializable = false;
+        if revision == 0 {
+            match (opts.resource_version.as_deref(), opts.resource_version_match.as_deref()) {
+                (None | Some(""), _) => {}
+                (Some("0"), _) => serializable = true,
+                (Some(rv), Some("Exact")) => {
+                    revision = rv.parse().map_err(|_| {
+                        ApiError::bad_request(format!("invalid resource version: {rv}"))
+                    })?;
+                }
+                (Some(rv), _) => {
+                    // NotOlderThan: the latest state is never older than a given revision,
+                    // but the revision itself must be a number.
+                    rv.parse::<u64>().map_err(|_| {
+                        ApiError::bad_request(format!("invalid resource version: {rv}"))
+                    })?;
+                }
+            }
+        }
+        let limit = opts.limit.filter(|l| *l > 0);
+        let mut items = Vec::new();
+        let mut more;
+        let mut last_key = String::new();
+        loop {
+            let want = limit.map_or(0, |l| l - items.len() as u64);
+            let page = self
+                .store
+                .range(RangeRequest {
+                    prefix: prefix.clone().into_bytes(),
+                    start_after: start_after.clone(),
+                    // Filtering drops some; read a little more than asked.
+                    limit: if want == 0 { 0 } else { want.max(64) },
+                    revision,
+                    serializable,
+                    keys_only: false,
+                })
+                .await?;
+            revision = page.revision;
+            more = page.more;
+            let mut filled = false;
+            let total = page.kvs.len();
+            for (i, kv) in page.kvs.iter().enumerate() {
+                start_after = kv.key.clone();
+                let obj = decode_stored(kv)?;
+                if selected(&obj, &opts.labels, &opts.fields) {
+                    items.push(obj);
+                }
+                if limit.is_some_and(|l| items.len() as u64 >= l) {
+                    last_key = String::from_utf8_lossy(&kv.key).into_owned();
+                    more = more || i + 1 < total;
+                    filled = true;
+                    break;
+                }
+            }
+            if filled || !more {
+                break;
+            }
+        }
+        let mut metadata = json!({ "resourceVersion": revision.to_string() });
+        if more && limit.is_some() {
+            metadata["continue"] = json!(encode_continue(revision, &last_key));
+        }
+        Ok(json!({
+            "kind": format!("{}List", target.kind()),
+            "apiVersion": target.resource.api_version(),
+            "metadata": metadata,
+            "items": items,
+        }))
+    }
+
+    async fn check_namespace(&self, target: &Target<'_>) -> ApiResult<()> {
+        let Some(ns) = target.namespace.filter(|_| target.resource.namespaced()) else {
+            return Ok(());
+        };
+        let key = format!("/registry/namespaces/{ns}");
+        let Some(kv) = self.read_kv(&key).await? else {
+            return Err(ApiError::not_found("", "namespaces", ns));
+        };
+        let namespace = decode_stored(&kv)?;
+        if namespace.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating")
+            || meta_str(&namespace, "deletionTimestamp").is_some()
+        {
+            let mut err = ApiError::forbidden(format!(
+                "unable to create new content in namespace {ns} because it is being terminated"
+            ));
+            err.details = Some(json!({ "name": target.resource.plural(), "kind": target.resource.plural(), "causes": [{
+                "reason": "NamespaceTerminating",
+                "message": format!("namespace {ns} is being terminated"),
+                "field": "metadata.namespace",
+            }]}));
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    /// A lease shared by the events written in the same minute, so they expire after
+    /// `--event-ttl` without one lease per event.
+    async fn event_lease(&self) -> ApiResult<u64> {
+        let reusable = {
+            let cached = self.event_lease.lock().map_err(|_| ApiError::internal("lease cache poisoned"))?;
+            cached.filter(|(_, granted)| granted.elapsed() < Duration::from_secs(60))
+        };
+        if let Some((id, _)) = reusable {
+            return Ok(id);
+        }
+        let lease = self
+            .store
+            .lease_grant(self.event_ttl.as_secs().max(1) + 60)
+            .await?;
+        if let Ok(mut cached) = self.event_lease.lock() {
+            *cached = Some((lease.id, Instant::now()));
+        }
+        Ok(lease.id)
+    }
+
+    fn is_event(target: &Target<'_>) -> bool {
+        target.resource.plural() == "events"
+    }
+
+    fn validate(&self, target: &Target<'_>, obj: &Value, old: Option<&Value>) -> ApiResult<()> {
+        let strategy = target.strategy();
+        let mut causes = Vec::new();
+        validation::validate_metadata(obj, strategy.name_rule(), &mut causes);
+        strategy.validate(obj, &mut causes);
+        if let Some(old) = old {
+            strategy.validate_update(obj, old, &mut causes);
+        }
+        if causes.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::invalid(
+                target.kind(),
+                target.resource.group(),
+                meta_str(obj, "name").unwrap_or(""),
+                causes,
+            ))
+        }
+    }
+
+    pub async fn create(
+        &self,
+        target: &Target<'_>,
+        body: Value,
+        opts: &WriteOptions,
+    ) -> ApiResult<Outcome> {
+        let mut warnings = Vec::new();
+        let mut obj = self.decode_object(target, body, opts.field_validation, &mut warnings)?;
+        let strategy = target.strategy();
+        {
+            let namespaced = target.resource.namespaced();
+            let meta = meta_mut(&mut obj)?;
+            match (namespaced, target.namespace, meta.get("namespace").and_then(Value::as_str)) {
+                (true, Some(ns), None | Some("")) => {
+                    meta.insert("namespace".into(), json!(ns));
+                }
+                (true, Some(ns), Some(body_ns)) if body_ns != ns => {
+                    return Err(ApiError::bad_request(
+                        "the namespace of the provided object does not match the namespace sent on the request",
+                    ))
+                }
+                (true, None, _) => {
+                    return Err(ApiError::bad_request("a namespaced resource needs a namespace in the path"))
+                }
+                (false, _, _) => {
+                    meta.remove("namespace");
+                }
+                _ => {}
+            }
+            let has_name = meta.get("name").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
+            if !has_name {
+                if let Some(prefix) = meta.get("generateName").and_then(Value::as_str) {
+                    if !prefix.is_empty() {
+                        let name = format!("{prefix}{}", random_suffix());
+                        meta.insert("name".into(), json!(name));
+                    }
+                }
+            }
+            meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+            meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
+            for cleared in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "selfLink"] {
+                meta.remove(cleared);
+            }
+        }
+        if target.has_status() {
+            if let Some(o) = obj.as_object_mut() {
+                o.remove("status");
+            }
+        }
+        if target.has_status() && obj.get("spec").is_some() {
+            meta_mut(&mut obj)?.insert("generation".into(), json!(1));
+        }
+        strategy.prepare_for_create(&mut obj);
+        self.validate(target, &obj, None)?;
+        self.check_namespace(target).await?;
+        let name = meta_str(&obj, "name").unwrap_or("").to_string();
+        let key = target.key(&name);
+        let lease = if Self::is_event(target) && !opts.dry_run {
+            self.event_lease().await?
+        } else {
+            0
+        };
+        for attempt in 0..8 {
+            let reservations = strategy.reservations(&mut obj, attempt);
+            if opts.dry_run {
+                if self.read_kv(&key).await?.is_some() {
+                    return Err(ApiError::already_exists(target.resource.group(), target.resource.plural(), &name));
+                }
+                return Ok(Outcome { code: 201, object: obj, warnings });
+            }
+            let mut compare = vec![Compare::Absent { key: key.clone().into_bytes() }];
+            let mut success = vec![Op::Put { key: key.clone().into_bytes(), value: encode(&obj), lease }];
+            for r in &reservations {
+                compare.push(Compare::Absent { key: r.key.clone().into_bytes() });
+                success.push(Op::put(r.key.clone(), serde_json::to_vec(&r.value).unwrap_or_default()));
+            }
+            let response = self
+                .store
+                .txn(TxnRequest {
+                    compare,
+                    success,
+                    failure: vec![Op::get(key.clone())],
+                })
+                .await?;
+            if response.succeeded {
+                if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+                    meta.insert("resourceVersion".into(), json!(response.revision.to_string()));
+                }
+                return Ok(Outcome { code: 201, object: obj, warnings });
+            }
+            let exists = matches!(response.responses.first(), Some(OpResponse::Get { kv: Some(_) }));
+            if exists || reservations.is_empty() {
+                return Err(ApiError::already_exists(target.resource.group(), target.resource.plural(), &name));
+            }
+        }
+        Err(ApiError::internal("could not reserve what the object needs; try again"))
+    }
+
+    /// Reads the object a write applies to (404 if absent).
+    async fn current(&self, target: &Target<'_>, name: &str) -> ApiResult<(KeyValue, Value)> {
+        match self.read_kv(&target.key(name)).await? {
+            Some(kv) => {
+                let obj = decode_stored(&kv)?;
+                Ok((kv, obj))
+            }
+            None => Err(target.not_found(name)),
+        }
+    }
+
+    /// Replaces an object (PUT), or one of its subresources.
+    pub async fn update(
+        &self,
+        target: &Target<'_>,
+        name: &str,
+        subresource: Option<&str>,
+        body: Value,
+        opts: &WriteOptions,
+    ) -> ApiResult<Outcome> {
+        let wanted_rv = meta_str(&body, "resourceVersion").map(str::to_string);
+        let (kv, current) = self.current(target, name).await?;
+        if let Some(rv) = wanted_rv.as_deref().filter(|rv| !rv.is_empty()) {
+            if rv != kv.mod_revision.to_string() {
+                return Err(ApiError::conflict(
+                    target.resource.group(),
+                    target.resource.plural(),
+                    name,
+                    "the object has been modified; please apply your changes to the latest version and try again",
+                ));
+            }
+        }
+        let mut warnings = Vec::new();
+        let new = subresource::apply(self, target, subresource, &current, body, opts, &mut warnings)?;
+        self.write_update(target, name, &kv, &current, new, opts, warnings).await
+    }
+
+    /// Applies a patch to an object or subresource, retrying when another write wins.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn patch(
+        &self,
+        target: &Target<'_>,
+        name: &str,
+        subresource: Option<&str>,
+        patch_type: PatchType,
+        patch_body: &[u8],
+        force: bool,
+        opts: &WriteOptions,
+    ) -> ApiResult<Outcome> {
+        let parsed = patch::parse(patch_type, patch_body)?;
+        let mut last_err = None;
+        for _ in 0..PATCH_RETRIES {
+            let (kv, current) = match self.current(target, name).await {
+                Ok(found) => found,
+                Err(e) if e.code == 404 && patch_type == PatchType::Apply && subresource.is_none() => {
+                    // Server-side apply creates what is missing.
+                    let mut obj = parsed.clone();
+                    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+                        meta.insert("name".into(), json!(name));
+                    }
+                    return self.create(target, obj, opts).await;
+                }
+                Err(e) => return Err(e),
+            };
+            let _ = force;
+            let view = subresource::view(target, subresource, &current)?;
+            let definition = match subresource {
+                Some("scale") => "io.k8s.api.autoscaling.v1.Scale".to_string(),
+                _ => target.resource.kind_definition(),
+            };
+            let patched = patch::apply(patch_type, &view, &parsed, &definition)?;
+            if let Some(rv) = meta_str(&parsed, "resourceVersion") {
+                if rv != kv.mod_revision.to_string() {
+                    return Err(ApiError::conflict(
+                        target.resource.group(),
+                        target.resource.plural(),
+                        name,
+                        "the object has been modified; please apply your changes to the latest version and try again",
+                    ));
+                }
+            }
+            let mut warnings = Vec::new();
+            let new = subresource::apply(self, target, subresource, &current, patched, opts, &mut warnings)?;
+            match self.write_update(target, name, &kv, &current, new, opts, warnings).await {
+                Err(e) if e.reason == "Conflict" => last_err = Some(e),
+                other => return other,
+            }
+        }
+        Err(last_err.unwrap_or_else(|| ApiError::internal("patch retries exhausted")))
+    }
+
+    /// The common tail of update and patch: carry over what may not change, validate,
+    /// bump the generation, and write with optimistic concurrency.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_update(
+        &self,
+        target: &Target<'_>,
+        name: &str,
+        kv: &KeyValue,
+        current: &Value,
+        mut new: Value,
+        opts: &WriteOptions,
+        warnings: Vec<String>,
+    ) -> ApiResult<Outcome> {
+        if meta_str(&new, "name") != Some(name) {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({}) does not match the name on the URL ({name})",
+                meta_str(&new, "name").unwrap_or("")
+            )));
+        }
+        {
+            let meta = meta_mut(&mut new)?;
+            for kept in ["uid", "creationTimestamp", "namespace", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+                match current.get("metadata").and_then(|m| m.get(kept)) {
+                    Some(v) => {
+                        meta.insert(kept.into(), v.clone());
+                    }
+                    None => {
+                        meta.remove(kept);
+                    }
+                }
+            }
+            meta.insert("resourceVersion".into(), json!(kv.mod_revision.to_string()));
+        }
+        target.strategy().prepare_for_update(&mut new, current);
+        if new.get("spec") != current.get("spec") {
+            if let Some(generation) = current.pointer("/metadata/generation").and_then(Value::as_i64) {
+                meta_mut(&mut new)?.insert("generation".into(), json!(generation + 1));
+            }
+        }
+        self.validate(target, &new, Some(current))?;
+        if new == *current {
+            // Nothing changed: upstream writes nothing and keeps the resourceVersion.
+            return Ok(Outcome { code: 200, object: new, warnings });
+        }
+        let key = target.key(name);
+        let finalized = meta_str(&new, "deletionTimestamp").is_some()
+            && new.pointer("/metadata/finalizers").and_then(Value::as_array).is_none_or(|f| f.is_empty());
+        if opts.dry_run {
+            return Ok(Outcome { code: 200, object: new, warnings });
+        }
+        let mut success = vec![if finalized {
+            Op::delete(key.clone())
+        } else {
+            Op::Put { key: key.clone().into_bytes(), value: encode(&new), lease: kv.lease }
+        }];
+        if finalized {
+            for released in target.strategy().released_keys(&new) {
+                success.push(Op::delete(released));
+            }
+        }
+        let response = self
+            .store
+            .txn(TxnRequest {
+                compare: vec![Compare::ModRevision { key: key.into_bytes(), revision: kv.mod_revision }],
+                success,
+                failure: vec![],
+            })
+            .await?;
+        if !response.succeeded {
+            return Err(ApiError::conflict(
+                target.resource.group(),
+                target.resource.plural(),
+                name,
+                "the object has been modified; please apply your changes to the latest version and try again",
+            ));
+        }
+        if let Some(meta) = new.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.insert("resourceVersion".into(), json!(response.revision.to_string()));
+        }
+        Ok(Outcome { code: 200, object: new, warnings })
+    }
+
+    /// Deletes an object, or marks it deleted when finalizers or a grace period hold it.
+    pub async fn delete(
+        &self,
+        target: &Target<'_>,
+        name: &str,
+        options: &Value,
+        opts: &WriteOptions,
+    ) -> ApiResult<Outcome> {
+        for _ in 0..PATCH_RETRIES {
+            let (kv, current) = self.current(target, name).await?;
+            if let Some(uid) = options.pointer("/preconditions/uid").and_then(Value::as_str) {
+                let actual = meta_str(&current, "uid").unwrap_or("");
+                if uid != actual {
+                    return Err(ApiError::conflict(target.resource.group(), target.resource.plural(), name, &format!(
+                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"
+                    )));
+                }
+            }
+            if let Some(rv) = options.pointer("/preconditions/resourceVersion").and_then(Value::as_str) {
+                let actual = kv.mod_revision.to_string();
+                if rv != actual {
+                    return Err(ApiError::conflict(target.resource.group(), target.resource.plural(), name, &format!(
+                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {actual}"
+                    )));
+                }
+            }
+            let grace = options.get("gracePeriodSeconds").and_then(Value::as_i64);
+            let propagation = options.get("propagationPolicy").and_then(Value::as_str);
+            let mut finalizers: Vec<Value> = current
+                .pointer("/metadata/finalizers")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let added = match propagation {
+                Some("Foreground") => Some("foregroundDeletion"),
+                Some("Orphan") => Some("orphan"),
+                _ => None,
+            };
+            if let Some(f) = added {
+                if !finalizers.iter().any(|x| x == f) {
+                    finalizers.push(json!(f));
+                }
+            }
+            let graceful = target.strategy().graceful_delete(&current) && grace != Some(0);
+            if !finalizers.is_empty() || graceful {
+                if meta_str(&current, "deletionTimestamp").is_some() && added.is_none() {
+                    return Ok(Outcome { code: 200, object: current, warnings: vec![] });
+                }
+                let mut marked = current.clone();
+                let meta = meta_mut(&mut marked)?;
+                meta.entry("deletionTimestamp").or_insert_with(|| json!(now_rfc3339()));
+                meta.insert("deletionGracePeriodSeconds".into(), json!(grace.unwrap_or(if graceful { 30 } else { 0 })));
+                if !finalizers.is_empty() {
+                    meta.insert("finalizers".into(), Value::Array(finalizers));
+                }
+                if target.resource.plural() == "namespaces" && target.resource.group().is_empty() {
+                    marked["status"] = json!({ "phase": "Terminating" });
+                }
+                if opts.dry_run {
+                    return Ok(Outcome { code: 200, object: marked, warnings: vec![] });
+                }
+                let key = target.key(name);
+                let response = self.store.txn(TxnRequest {
+                    compare: vec![Compare::ModRevision { key: key.clone().into_bytes(), revision: kv.mod_revision }],
+                    success: vec![Op::Put { key: key.into_bytes(), value: encode(&marked), lease: kv.lease }],
+                    failure: vec![],
+                }).await?;
+                if response.succeeded {
+                    if let Some(meta) = marked.get_mut("metadata").and_then(Value::as_object_mut) {
+                        meta.insert("resourceVersion".into(), json!(response.revision.to_string()));
+                    }
+                    return Ok(Outcome { code: 200, object: marked, warnings: vec![] });
+                }
+                continue;
+            }
+            if opts.dry_run {
+                return Ok(Outcome { code: 200, object: current, warnings: vec![] });
+            }
+            let key = target.key(name);
+            let mut success = vec![Op::delete(key.clone())];
+            for released in target.strategy().released_keys(&current) {
+                success.push(Op::delete(released));
+            }
+            let response = self.store.txn(TxnRequest {
+                compare: vec![Compare::ModRevision { key: key.into_bytes(), revision: kv.mod_revision }],
+                success,
+                failure: vec![],
+            }).await?;
+            if response.succeeded {
+                return Ok(Outcome { code: 200, object: current, warnings: vec![] });
+            }
+        }
+        Err(ApiError::conflict(target.resource.group(), target.resource.plural(), name, "the object kept changing while it was being deleted"))
+    }
+
+    /// Deletes every object a list would return.
+    pub async fn delete_collection(
+        &self,
+        target: &Target<'_>,
+        list: &ListOptions,
+        options: &Value,
+        opts: &WriteOptions,
+    ) -> ApiResult<Value> {
+        let listed = self.list(target, list).await?;
+        let mut deleted = Vec::new();
+        for item in listed.get("items").and_then(Value::as_array).into_iter().flatten() {
+            let Some(name) = meta_str(item, "name") else { continue };
+            let namespace = meta_str(item, "namespace").map(str::to_string);
+            let item_target = target.in_namespace(namespace.as_deref());
+            match self.delete(&item_target, name, options, opts).await {
+                Ok(outcome) => deleted.push(outcome.object),
+                Err(e) if e.code == 404 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(json!({
+            "kind": format!("{}List", target.kind()),
+            "apiVersion": target.resource.api_version(),
+            "metadata": {},
+            "items": deleted,
+        }))
+    }
+}
+
+/// How subresources see and change their object: `status` (the object; only its status
+/// changes), `scale` (an `autoscaling/v1` Scale of `spec.replicas`), `finalize` (namespace
+/// `spec.finalizers`).
+mod subresource {
+    use super::*;
+
+    pub fn view(target: &Target<'_>, sub: Option<&str>, obj: &Value) -> ApiResult<Value> {
+        match sub {
+            None | Some("status") | Some("finalize") => Ok(obj.clone()),
+            Some("scale") => {
+                let selector = obj
+                    .pointer("/spec/selector")
+                    .map(|s| selector_string(s))
+                    .unwrap_or_default();
+                let meta = obj.get("metadata").cloned().unwrap_or(json!({}));
+                let mut scale_meta = json!({});
+                for field in ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"] {
+                    if let Some(v) = meta.get(field) {
+                        scale_meta[field] = v.clone();
+                    }
+                }
+                Ok(json!({
+                    "kind": "Scale",
+                    "apiVersion": "autoscaling/v1",
+                    "metadata": scale_meta,
+                    "spec": { "replicas": obj.pointer("/spec/replicas").cloned().unwrap_or(json!(0)) },
+                    "status": {
+                        "replicas": obj.pointer("/status/replicas").cloned().unwrap_or(json!(0)),
+                        "selector": selector,
+                    },
+                }))
+            }
+            Some(other) => Err(unsupported(target, other)),
+        }
+    }
+
+    fn unsupported(target: &Target<'_>, sub: &str) -> ApiError {
+        ApiError::not_found_path().tap_message(format!(
+            "the server could not find the requested resource ({}/{sub})",
+            target.resource.plural()
+        ))
+    }
+
+    trait TapMessage {
+        fn tap_message(self, m: String) -> Self;
+    }
+    impl TapMessage for ApiError {
+        fn tap_message(mut self, m: String) -> Self {
+            self.message = m;
+            self
+        }
+    }
+
+    /// `matchLabels` and `matchExpressions` as a label selector string.
+    fn selector_string(selector: &Value) -> String {
+        let mut parts = Vec::new();
+        if let Some(labels) = selector.get("matchLabels").and_then(Value::as_object) {
+            for (k, v) in labels {
+                parts.push(format!("{k}={}", v.as_str().unwrap_or("")));
+            }
+        }
+        for expr in selector.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
+            let key = expr.get("key").and_then(Value::as_str).unwrap_or("");
+            let values: Vec<&str> = expr.get("values").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+            match expr.get("operator").and_then(Value::as_str) {
+                Some("In") => parts.push(format!("{key} in ({})", values.join(","))),
+                Some("NotIn") => parts.push(format!("{key} notin ({})", values.join(","))),
+                Some("Exists") => parts.push(key.to_string()),
+                Some("DoesNotExist") => parts.push(format!("!{key}")),
+                _ => {}
+            }
+        }
+        parts.join(",")
+    }
+
+    /// The full object after a write to `sub` with `body`.
+    pub fn apply(
+        registry: &Registry,
+        target: &Target<'_>,
+        sub: Option<&str>,
+        current: &Value,
+        body: Value,
+        opts: &WriteOptions,
+        warnings: &mut Vec<String>,
+    ) -> ApiResult<Value> {
+        match sub {
+            None => {
+                let mut new = registry.decode_object(target, body, opts.field_validation, warnings)?;
+                if target.has_status() {
+                    if let (Some(o), Some(status)) = (new.as_object_mut(), current.get("status")) {
+                        o.insert("status".into(), status.clone());
+                    } else if let Some(o) = new.as_object_mut() {
+                        o.remove("status");
+                    }
+                }
+                Ok(new)
+            }
+            Some("status") => {
+                let decoded = registry.decode_object(target, body, opts.field_validation, warnings)?;
+                let mut new = current.clone();
+                match decoded.get("status") {
+                    Some(status) => new["status"] = status.clone(),
+                    None => {
+                        if let Some(o) = new.as_object_mut() {
+                            o.remove("status");
+                        }
+                    }
+                }
+                Ok(new)
+            }
+            Some("finalize") if target.resource.plural() == "namespaces" => {
+                let decoded = registry.decode_object(target, body, opts.field_validation, warnings)?;
+                let mut new = current.clone();
+                new["spec"] = json!({
+                    "finalizers": decoded.pointer("/spec/finalizers").cloned().unwrap_or(json!([])),
+                });
+                Ok(new)
+            }
+            Some("scale") => {
+                let replicas = body.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
+                if !replicas.as_i64().is_some_and(|r| r >= 0 && r <= i32::MAX as i64) {
+                    return Err(ApiError::invalid("Scale", "autoscaling", target.kind(), vec![Cause::invalid(
+                        "spec.replicas",
+                        &replicas,
+                        "must be greater than or equal to 0",
+                    )]));
+                }
+                let mut new = current.clone();
+                new["spec"]["replicas"] = replicas;
+                Ok(new)
+            }
+            Some(other) => Err(unsupported(target, other)),
+        }
+    }
+}
+
+pub use subresource::view as subresource_view;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_fields_are_found_at_their_path() {
+        let input = json!({"spec": {"replicas": 1, "bogus": 2, "template": {"x": null}}, "extra": [1]});
+        let normalized = json!({"spec": {"replicas": 1, "template": {}}});
+        let mut out = Vec::new();
+        unknown_fields(&input, &normalized, "", &mut out);
+        out.sort();
+        assert_eq!(out, vec!["extra", "spec.bogus"]);
+    }
+
+    #[test]
+    fn continue_tokens_round_trip_and_garbage_is_refused() {
+        let token = encode_continue(42, "/registry/pods/default/a");
+        let back = decode_continue(&token).unwrap();
+        assert_eq!((back.rv, back.start.as_str()), (42, "/registry/pods/default/a"));
+        assert!(decode_continue("not a token").is_err());
+    }
+
+    #[test]
+    fn generated_suffixes_use_upstream_alphabet() {
+        let s = random_suffix();
+        assert_eq!(s.len(), 5);
+        assert!(s.chars().all(|c| "bcdfghjklmnpqrstvwxz2456789".contains(c)));
+    }
+}

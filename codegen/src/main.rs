@@ -1,0 +1,94 @@
+//! `codegen`: derives Keelson's generated files from the resource catalogue (`keelson-apis`).
+//!
+//! It writes, under `apiserver/src/generated/`: the route table binding every served
+//! resource to the generic registry with its `/registry/...` storage prefix, the discovery
+//! documents (plain and aggregated) and one OpenAPI v3 document per group version.
+//! `--check` writes nothing and fails when a file on disk differs from what it would write,
+//! so CI catches a catalogue change whose generated files were not refreshed.
+
+mod generate;
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::Parser;
+
+#[derive(Parser)]
+#[command(name = "codegen", about = "Regenerate Keelson's generated files from the catalogue")]
+struct Cli {
+    /// Fail if a generated file is stale instead of writing it.
+    #[arg(long)]
+    check: bool,
+    /// The workspace root [default: the one this binary was built from]
+    #[arg(long)]
+    root: Option<PathBuf>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let root = cli
+        .root
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."));
+    let root = root.canonicalize().unwrap_or(root);
+    let files = generate::all();
+    let dir = root.join(generate::OUTPUT_DIR);
+    let mut stale = Vec::new();
+    for file in &files {
+        let path = dir.join(&file.path);
+        let current = std::fs::read(&path).ok();
+        if current.as_deref() == Some(file.contents.as_bytes()) {
+            continue;
+        }
+        if cli.check {
+            stale.push(file.path.clone());
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::write(&path, &file.contents)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    // Files that codegen no longer produces are stale too.
+    let expected: std::collections::BTreeSet<PathBuf> =
+        files.iter().map(|f| dir.join(&f.path)).collect();
+    for path in existing_files(&dir) {
+        if !expected.contains(&path) {
+            if cli.check {
+                stale.push(path.display().to_string());
+            } else {
+                std::fs::remove_file(&path)
+                    .with_context(|| format!("cannot remove {}", path.display()))?;
+                println!("removed {}", path.display());
+            }
+        }
+    }
+    if !stale.is_empty() {
+        bail!(
+            "generated files are stale (run `cargo run --bin codegen`): {}",
+            stale.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn existing_files(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
