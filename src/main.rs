@@ -32,9 +32,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run Keelson on this machine: for now its single-member store (the API server,
-    /// controllers and node join it as they are built).
-    Up(ServeArgs),
+    /// Run Keelson on this machine: a single-member store and the API server (controllers,
+    /// scheduler and node join them as they are built).
+    Up(UpArgs),
     /// The replicated key-value store: run a member, or talk to a running one.
     Store(StoreArgs),
     /// Benchmarks that print figures.
@@ -131,6 +131,65 @@ struct ServeArgs {
     compaction_interval_seconds: u64,
 }
 
+#[derive(Args)]
+struct UpArgs {
+    /// Where Keelson keeps its data, certificates and the admin kubeconfig.
+    #[arg(long, default_value = ".keelson")]
+    data_dir: PathBuf,
+    /// Address the API server listens on.
+    #[arg(long, default_value = "0.0.0.0")]
+    bind_address: std::net::IpAddr,
+    /// Port of the API server's HTTPS listener (0 picks a free one).
+    #[arg(long, default_value_t = 6443)]
+    secure_port: u16,
+    /// The address clients reach the API server at (in the kubeconfig and certificate).
+    #[arg(long)]
+    advertise_address: Option<std::net::IpAddr>,
+    /// Bearer tokens: CSV lines `token,user,uid[,"group1,group2"]`.
+    #[arg(long)]
+    token_auth_file: Option<PathBuf>,
+    /// `AlwaysAllow` lets every authenticated user do anything; the default lets only
+    /// `system:masters` act (until RBAC is built).
+    #[arg(long, default_value = "Default", value_parser = ["Default", "AlwaysAllow"])]
+    authorization_mode: String,
+    /// How long Events live, such as `1h` or `90s`.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    event_ttl: Duration,
+    /// Address of the store's mutual-TLS port.
+    #[arg(long, default_value = "127.0.0.1:7380")]
+    store_listen: SocketAddr,
+}
+
+/// A duration as upstream's flags write them: `1h`, `30m`, `90s`, `1h30m`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let mut total = 0u64;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let n: u64 = number
+            .parse()
+            .map_err(|_| format!("invalid duration {text:?}"))?;
+        number.clear();
+        total += n * match c {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => {
+                return Err(format!(
+                    "invalid unit {c:?} in duration {text:?} (use h, m, s)"
+                ))
+            }
+        };
+    }
+    if !number.is_empty() {
+        return Err(format!("duration {text:?} needs a unit (h, m or s)"));
+    }
+    Ok(Duration::from_secs(total))
+}
+
 #[derive(Subcommand)]
 enum PkiCommand {
     /// Create a cluster CA (ca.crt, ca.key) in a new dir.
@@ -187,7 +246,7 @@ fn main() {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Up(args) => serve(args, None).await,
+        Command::Up(args) => up(args).await,
         Command::Store(store) => run_store(store.command, &store.client).await,
         Command::Bench(BenchCommand::Store(args)) => bench::store(args).await,
     }
@@ -371,9 +430,56 @@ fn ensure_identity(
     Ok(())
 }
 
-/// Runs a member; its identity is in `pki_dir`, by default `<data-dir>/pki` (made with a new
-/// CA on the first start of a single-member store).
-async fn serve(args: ServeArgs, pki_dir: Option<PathBuf>) -> anyhow::Result<()> {
+/// Runs the single-member store and the API server in one process.
+async fn up(args: UpArgs) -> anyhow::Result<()> {
+    let store_args = ServeArgs {
+        data_dir: args.data_dir.clone(),
+        id: 1,
+        listen: args.store_listen,
+        peers: Vec::new(),
+        snapshot_threshold: 20_000,
+        logs_to_keep: 5_000,
+        progress_interval_ms: 5_000,
+        compaction_interval_seconds: 300,
+    };
+    let member = start_member(&store_args, None).await?;
+    let mut config = keelson_apiserver::ApiServerConfig::new(
+        args.data_dir.clone(),
+        SocketAddr::new(args.bind_address, args.secure_port),
+    );
+    config.advertise_address = args.advertise_address;
+    config.token_auth_file = args.token_auth_file.clone();
+    config.event_ttl = args.event_ttl;
+    if args.authorization_mode == "AlwaysAllow" {
+        config.authorization_mode = keelson_apiserver::auth::AuthorizationMode::AlwaysAllow;
+    }
+    let server = keelson_apiserver::ApiServer::start(member.clone(), config).await?;
+    let controllers =
+        keelson_reconcilers::start_default(kube::Client::new(server.service(), "default"));
+    let kubeconfig = std::fs::canonicalize(server.kubeconfig())
+        .unwrap_or_else(|_| server.kubeconfig().to_path_buf());
+    println!(
+        "keelson is up: API server on https://{} (store member on {})",
+        server.advertised(),
+        member.address()
+    );
+    println!("admin kubeconfig: {}", kubeconfig.display());
+    println!(
+        "try: export KUBECONFIG={} && kubectl get namespaces",
+        kubeconfig.display()
+    );
+    tokio::signal::ctrl_c().await?;
+    for controller in controllers {
+        controller.abort();
+    }
+    server.shutdown();
+    member.shutdown().await;
+    Ok(())
+}
+
+/// Starts a store member from its flags; its identity is in `pki_dir`, by default
+/// `<data-dir>/pki` (made with a new CA on the first start of a single-member store).
+async fn start_member(args: &ServeArgs, pki_dir: Option<PathBuf>) -> anyhow::Result<Member> {
     let peers = parse_peers(&args.peers)?;
     let pki_dir = pki_dir.unwrap_or_else(|| args.data_dir.join("pki"));
     std::fs::create_dir_all(&args.data_dir)
@@ -392,7 +498,14 @@ async fn serve(args: ServeArgs, pki_dir: Option<PathBuf>) -> anyhow::Result<()> 
         compaction_interval: (args.compaction_interval_seconds > 0)
             .then(|| Duration::from_secs(args.compaction_interval_seconds)),
     };
-    let member = Member::start(config).await?;
+    Member::start(config).await
+}
+
+/// Runs a member; its identity is in `pki_dir`, by default `<data-dir>/pki` (made with a new
+/// CA on the first start of a single-member store).
+async fn serve(args: ServeArgs, pki_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let pki_dir = pki_dir.unwrap_or_else(|| args.data_dir.join("pki"));
+    let member = start_member(&args, Some(pki_dir.clone())).await?;
     println!(
         "keelson store member {} serving on {} (data dir {}, identity {})",
         member.id(),

@@ -42,10 +42,7 @@ pub fn openapi_v3(group: &str, version: &str) -> Value {
             }
         }
     }
-    let mut schemas: Map<String, Value> = generator
-        .take_definitions(true)
-        .into_iter()
-        .collect();
+    let mut schemas: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
     annotate_schemas(&mut schemas);
     json!({
         "openapi": "3.0.0",
@@ -85,7 +82,10 @@ fn annotate_schemas(schemas: &mut Map<String, Value>) {
         set("x-kubernetes-list-type", field.list_type);
         set("x-kubernetes-map-type", field.map_type);
         if !field.list_map_keys.is_empty() {
-            property.insert("x-kubernetes-list-map-keys".into(), json!(field.list_map_keys));
+            property.insert(
+                "x-kubernetes-list-map-keys".into(),
+                json!(field.list_map_keys),
+            );
         }
     }
 }
@@ -114,7 +114,13 @@ fn write_params() -> Vec<Value> {
     ]
 }
 
-fn operation(r: &ApiResource, action: &str, kind: (&str, &str, &str), body: bool, extra: Vec<Value>) -> Value {
+fn operation(
+    r: &ApiResource,
+    action: &str,
+    kind: (&str, &str, &str),
+    body: bool,
+    extra: Vec<Value>,
+) -> Value {
     let (group, version, kind_name) = kind;
     let definition = catalogue::kind_type(group, version, kind_name)
         .map(|k| (k.definition)().into_owned())
@@ -176,20 +182,33 @@ fn add_paths(paths: &mut Map<String, Value>, r: &ApiResource) {
                 collection_ops.insert("get".into(), operation(r, "list", kind, false, vec![]));
             }
             "create" => {
-                collection_ops.insert("post".into(), operation(r, "post", kind, true, write_params()));
+                collection_ops.insert(
+                    "post".into(),
+                    operation(r, "post", kind, true, write_params()),
+                );
             }
             "deletecollection" => {
-                collection_ops.insert("delete".into(), operation(r, "deletecollection", kind, false, vec![]));
+                collection_ops.insert(
+                    "delete".into(),
+                    operation(r, "deletecollection", kind, false, vec![]),
+                );
             }
             "get" => {
                 item_ops.insert("get".into(), operation(r, "get", kind, false, vec![]));
             }
             "update" => {
-                item_ops.insert("put".into(), operation(r, "put", kind, true, write_params()));
+                item_ops.insert(
+                    "put".into(),
+                    operation(r, "put", kind, true, write_params()),
+                );
             }
             "patch" => {
                 let mut params = write_params();
-                params.push(query("force", "Force is going to \"force\" Apply requests.", "boolean"));
+                params.push(query(
+                    "force",
+                    "Force is going to \"force\" Apply requests.",
+                    "boolean",
+                ));
                 item_ops.insert("patch".into(), operation(r, "patch", kind, true, params));
             }
             "delete" => {
@@ -229,7 +248,10 @@ fn add_paths(paths: &mut Map<String, Value>, r: &ApiResource) {
             let mut params = scope_params.clone();
             params.push(path_param("name"));
             ops.insert("parameters".into(), Value::Array(params));
-            paths.insert(format!("{collection}/{{name}}/{}", s.name), Value::Object(ops));
+            paths.insert(
+                format!("{collection}/{{name}}/{}", s.name),
+                Value::Object(ops),
+            );
         }
     }
 }

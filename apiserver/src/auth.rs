@@ -42,7 +42,12 @@ impl User {
     pub fn from_certificate(der: &[u8]) -> Option<User> {
         let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
         let subject = cert.subject();
-        let name = subject.iter_common_name().next()?.as_str().ok()?.to_string();
+        let name = subject
+            .iter_common_name()
+            .next()?
+            .as_str()
+            .ok()?
+            .to_string();
         let groups = subject
             .iter_organization()
             .filter_map(|o| o.as_str().ok().map(str::to_string))
@@ -77,7 +82,13 @@ impl TokenFile {
             }
             let groups = fields
                 .get(3)
-                .map(|g| g.split(',').map(str::trim).filter(|g| !g.is_empty()).map(str::to_string).collect())
+                .map(|g| {
+                    g.split(',')
+                        .map(str::trim)
+                        .filter(|g| !g.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
                 .unwrap_or_default();
             let user = User::authenticated(fields[1].clone(), fields[2].clone(), groups);
             tokens.insert(fields[0].clone(), user);
@@ -139,7 +150,10 @@ mod tests {
         let alice = file.user("abc").unwrap();
         assert_eq!(alice.name, "alice");
         assert_eq!(alice.groups, vec!["dev", "ops", "system:authenticated"]);
-        assert_eq!(file.user("xyz").unwrap().groups, vec!["system:authenticated"]);
+        assert_eq!(
+            file.user("xyz").unwrap().groups,
+            vec!["system:authenticated"]
+        );
         assert!(file.user("nope").is_none());
         assert!(TokenFile::parse("onlytoken\n").is_err());
     }
@@ -149,7 +163,13 @@ mod tests {
         let dev = User::authenticated("dev".into(), String::new(), vec![]);
         assert!(!authorized(&dev, AuthorizationMode::MastersOnly));
         assert!(authorized(&dev, AuthorizationMode::AlwaysAllow));
-        assert!(!authorized(&User::anonymous(), AuthorizationMode::AlwaysAllow));
-        assert!(authorized(&User::loopback(), AuthorizationMode::MastersOnly));
+        assert!(!authorized(
+            &User::anonymous(),
+            AuthorizationMode::AlwaysAllow
+        ));
+        assert!(authorized(
+            &User::loopback(),
+            AuthorizationMode::MastersOnly
+        ));
     }
 }

@@ -55,6 +55,8 @@ pub fn decode_body(content_type: &str, body: &[u8]) -> ApiResult<Value> {
     match essence {
         "" | "application/json" | "*/*" => decode_json(body),
         "application/yaml" | "application/x-yaml" | "text/yaml" => decode_yaml_or_json(body),
+        crate::protobuf::CONTENT_TYPE => crate::protobuf::decode(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding the protobuf body: {e}"))),
         other => Err(ApiError::unsupported_media_type(other)),
     }
 }
@@ -75,8 +77,9 @@ pub fn decode_yaml_or_json(body: &[u8]) -> ApiResult<Value> {
     if let Ok(v) = serde_json::from_slice::<Value>(body) {
         return Ok(v);
     }
-    let yaml: serde_yaml::Value = serde_yaml::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("error decoding the request body as YAML: {e}")))?;
+    let yaml: serde_yaml::Value = serde_yaml::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!("error decoding the request body as YAML: {e}"))
+    })?;
     serde_json::to_value(yaml)
         .map_err(|e| ApiError::bad_request(format!("the YAML body has no JSON form: {e}")))
 }
@@ -88,6 +91,8 @@ pub enum Format {
     Yaml,
     /// `application/json;as=Table;v=v1;g=meta.k8s.io`
     Table,
+    /// `application/json;as=PartialObjectMetadata(List);v=v1;g=meta.k8s.io`: metadata only.
+    Metadata,
 }
 
 /// One media range of an Accept header.
@@ -112,7 +117,11 @@ fn media_ranges(accept: &str) -> Vec<MediaRange<'_>> {
 }
 
 fn param<'a>(range: &MediaRange<'a>, key: &str) -> Option<&'a str> {
-    range.params.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    range
+        .params
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| *v)
 }
 
 /// Picks the first acceptable format in the client's order. `table_ok` says whether this
@@ -130,6 +139,13 @@ pub fn negotiate(accept: Option<&str>, table_ok: bool) -> ApiResult<Format> {
                     && matches!(param(&range, "v"), Some("v1") | Some("v1beta1")) =>
             {
                 return Ok(Format::Table)
+            }
+            ("application/json", Some("PartialObjectMetadata" | "PartialObjectMetadataList"))
+                if table_ok
+                    && param(&range, "g") == Some("meta.k8s.io")
+                    && matches!(param(&range, "v"), Some("v1") | Some("v1beta1")) =>
+            {
+                return Ok(Format::Metadata)
             }
             ("application/json" | "application/*" | "*/*", None) => return Ok(Format::Json),
             ("application/yaml", None) => return Ok(Format::Yaml),
@@ -179,7 +195,15 @@ mod tests {
         assert_eq!(negotiate(Some(describe), true).unwrap(), Format::Json);
         assert!(negotiate(Some("application/vnd.kubernetes.protobuf"), true).is_err());
         assert_eq!(negotiate(None, true).unwrap(), Format::Json);
-        assert_eq!(negotiate(Some("application/yaml"), true).unwrap(), Format::Yaml);
+        assert_eq!(
+            negotiate(Some("application/yaml"), true).unwrap(),
+            Format::Yaml
+        );
+        let kube_rs_metadata = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
+        assert_eq!(
+            negotiate(Some(kube_rs_metadata), true).unwrap(),
+            Format::Metadata
+        );
     }
 
     #[test]
@@ -192,12 +216,25 @@ mod tests {
 
     #[test]
     fn bodies() {
-        assert_eq!(decode_body("application/yaml", b"a: 1\nb: [x]\n").unwrap(), serde_json::json!({"a": 1, "b": ["x"]}));
+        assert_eq!(
+            decode_body("application/yaml", b"a: 1\nb: [x]\n").unwrap(),
+            serde_json::json!({"a": 1, "b": ["x"]})
+        );
         assert!(decode_body("application/json", b"{").is_err());
         assert!(decode_body("text/plain", b"{}").is_err());
         let deep = "[".repeat(10_000);
-        assert_eq!(decode_body("application/json", deep.as_bytes()).unwrap_err().code, 400);
-        assert_eq!(decode_body("application/yaml", deep.as_bytes()).unwrap_err().code, 400);
+        assert_eq!(
+            decode_body("application/json", deep.as_bytes())
+                .unwrap_err()
+                .code,
+            400
+        );
+        assert_eq!(
+            decode_body("application/yaml", deep.as_bytes())
+                .unwrap_err()
+                .code,
+            400
+        );
         assert!(decode_body("application/yaml", b"a: [1\n").is_err());
     }
 }

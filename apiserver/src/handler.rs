@@ -24,12 +24,17 @@ use crate::watch::{self, WatchOptions};
 use crate::ApiServerState;
 
 fn json_response(code: u16, value: &Value) -> Response<Body> {
-    bytes_response(code, "application/json", serde_json::to_vec(value).unwrap_or_default())
+    bytes_response(
+        code,
+        "application/json",
+        serde_json::to_vec(value).unwrap_or_default(),
+    )
 }
 
 fn bytes_response(code: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
     let mut response = Response::new(Body::from(body.into()));
-    *response.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if let Ok(v) = HeaderValue::from_str(content_type) {
         response.headers_mut().insert(header::CONTENT_TYPE, v);
     }
@@ -45,7 +50,11 @@ fn header_str<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'
 }
 
 /// Handles one request from `user` (already authenticated by the connection, or `None`).
-pub async fn handle<B>(state: Arc<ApiServerState>, tls_user: Option<User>, req: Request<B>) -> Response<Body>
+pub async fn handle<B>(
+    state: Arc<ApiServerState>,
+    tls_user: Option<User>,
+    req: Request<B>,
+) -> Response<Body>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -57,29 +66,56 @@ where
         Ok(r) => r,
         Err(e) => error_response(&e),
     };
-    state.metrics.observe(method.as_str(), response.status().as_u16(), started.elapsed());
+    state.metrics.observe(
+        method.as_str(),
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     tracing::debug!(%method, %path, status = response.status().as_u16(), "request");
     response
 }
 
-fn authenticate(state: &ApiServerState, tls_user: Option<User>, headers: &HeaderMap) -> ApiResult<User> {
-    if let Some(auth) = header_str(headers, header::AUTHORIZATION) {
-        let token = auth.strip_prefix("Bearer ").map(str::trim).unwrap_or("");
-        return match state.tokens.user(token) {
-            Some(user) => Ok(user.clone()),
-            None => Err(ApiError::unauthorized()),
-        };
+async fn authenticate(
+    state: &ApiServerState,
+    tls_user: Option<User>,
+    headers: &HeaderMap,
+) -> ApiResult<User> {
+    let Some(auth) = header_str(headers, header::AUTHORIZATION) else {
+        return Ok(tls_user.unwrap_or_else(User::anonymous));
+    };
+    let token = auth.strip_prefix("Bearer ").map(str::trim).unwrap_or("");
+    if let Some(user) = state.tokens.user(token) {
+        return Ok(user.clone());
     }
-    Ok(tls_user.unwrap_or_else(User::anonymous))
+    // A service-account token holds only while its account exists (with the same uid).
+    let account = state
+        .token_issuer
+        .verify(token)
+        .ok_or_else(ApiError::unauthorized)?;
+    let target = Target::find("", "v1", "serviceaccounts", Some(&account.namespace))
+        .ok_or_else(ApiError::unauthorized)?;
+    let current = state
+        .registry
+        .get(&target, &account.name)
+        .await
+        .map_err(|_| ApiError::unauthorized())?;
+    if current.pointer("/metadata/uid").and_then(Value::as_str) != Some(account.uid.as_str()) {
+        return Err(ApiError::unauthorized());
+    }
+    Ok(account.user())
 }
 
-async fn handle_inner<B>(state: &Arc<ApiServerState>, tls_user: Option<User>, req: Request<B>) -> ApiResult<Response<Body>>
+async fn handle_inner<B>(
+    state: &Arc<ApiServerState>,
+    tls_user: Option<User>,
+    req: Request<B>,
+) -> ApiResult<Response<Body>>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let (parts, body) = req.into_parts();
-    let user = authenticate(state, tls_user, &parts.headers)?;
+    let user = authenticate(state, tls_user, &parts.headers).await?;
     let path = parts.uri.path().to_string();
     let query = Query::parse(parts.uri.query());
     let accept = header_str(&parts.headers, header::ACCEPT).map(str::to_string);
@@ -100,14 +136,28 @@ where
         return response;
     }
     if path == "/metrics" {
-        return Ok(bytes_response(200, "text/plain; version=0.0.4", state.metrics.render()));
+        return Ok(bytes_response(
+            200,
+            "text/plain; version=0.0.4",
+            state.metrics.render(),
+        ));
     }
     let Some(request) = request::parse(&parts.method, &path, &query)? else {
         return Err(ApiError::not_found_path());
     };
-    let content_type = header_str(&parts.headers, header::CONTENT_TYPE).unwrap_or("").to_string();
+    let content_type = header_str(&parts.headers, header::CONTENT_TYPE)
+        .unwrap_or("")
+        .to_string();
     let body = read_body(body).await?;
-    resource(state, request, &query, accept.as_deref(), &content_type, body).await
+    resource(
+        state,
+        request,
+        &query,
+        accept.as_deref(),
+        &content_type,
+        body,
+    )
+    .await
 }
 
 async fn read_body<B>(body: B) -> ApiResult<Bytes>
@@ -118,11 +168,18 @@ where
     let limited = http_body_util::Limited::new(body, codec::MAX_BODY_BYTES);
     match limited.collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(ApiError::too_large(format!(
-            "the request body is larger than {} bytes",
-            codec::MAX_BODY_BYTES
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(ApiError::too_large(format!(
+                "the request body is larger than {} bytes",
+                codec::MAX_BODY_BYTES
+            )))
+        }
+        Err(e) => Err(ApiError::bad_request(format!(
+            "cannot read the request body: {e}"
         ))),
-        Err(e) => Err(ApiError::bad_request(format!("cannot read the request body: {e}"))),
     }
 }
 
@@ -131,13 +188,25 @@ async fn public(state: &ApiServerState, path: &str, query: &Query) -> Response<B
         return json_response(200, &crate::version_info());
     }
     let store_ok = state.registry.store().status().leader.is_some();
-    let checks = [("ping", true), ("etcd", store_ok), ("poststarthook/bootstrap-namespaces", true)];
-    let failed: Vec<&str> = checks.iter().filter(|(_, ok)| !ok).map(|(n, _)| *n).collect();
+    let checks = [
+        ("ping", true),
+        ("etcd", store_ok),
+        ("poststarthook/bootstrap-namespaces", true),
+    ];
+    let failed: Vec<&str> = checks
+        .iter()
+        .filter(|(_, ok)| !ok)
+        .map(|(n, _)| *n)
+        .collect();
     let code = if failed.is_empty() { 200 } else { 500 };
     let mut body = String::new();
     if query.get("verbose").is_some() || !failed.is_empty() {
         for (name, ok) in checks {
-            body.push_str(&format!("[{}]{name} {}\n", if ok { "+" } else { "-" }, if ok { "ok" } else { "failed" }));
+            body.push_str(&format!(
+                "[{}]{name} {}\n",
+                if ok { "+" } else { "-" },
+                if ok { "ok" } else { "failed" }
+            ));
         }
         let check = path.trim_start_matches('/');
         if failed.is_empty() {
@@ -152,16 +221,32 @@ async fn public(state: &ApiServerState, path: &str, query: &Query) -> Response<B
 }
 
 /// Discovery and OpenAPI documents, or `None` when the path is not one.
-fn documents_response(state: &ApiServerState, path: &str, query: &Query, accept: Option<&str>) -> Option<ApiResult<Response<Body>>> {
+fn documents_response(
+    state: &ApiServerState,
+    path: &str,
+    query: &Query,
+    accept: Option<&str>,
+) -> Option<ApiResult<Response<Body>>> {
     let aggregated = codec::wants_aggregated_discovery(accept);
     let response = match path.trim_end_matches('/') {
-        "/api" if aggregated => bytes_response(200, codec::AGGREGATED_DISCOVERY_CONTENT_TYPE, documents::AGGREGATED_API),
-        "/apis" if aggregated => bytes_response(200, codec::AGGREGATED_DISCOVERY_CONTENT_TYPE, documents::AGGREGATED_APIS),
-        "/api" => json_response(200, &json!({
-            "kind": "APIVersions",
-            "versions": ["v1"],
-            "serverAddressByClientCIDRs": [{ "clientCIDR": "0.0.0.0/0", "serverAddress": state.advertise.clone() }],
-        })),
+        "/api" if aggregated => bytes_response(
+            200,
+            codec::AGGREGATED_DISCOVERY_CONTENT_TYPE,
+            documents::AGGREGATED_API,
+        ),
+        "/apis" if aggregated => bytes_response(
+            200,
+            codec::AGGREGATED_DISCOVERY_CONTENT_TYPE,
+            documents::AGGREGATED_APIS,
+        ),
+        "/api" => json_response(
+            200,
+            &json!({
+                "kind": "APIVersions",
+                "versions": ["v1"],
+                "serverAddressByClientCIDRs": [{ "clientCIDR": "0.0.0.0/0", "serverAddress": state.advertise.clone() }],
+            }),
+        ),
         "/apis" => bytes_response(200, "application/json", documents::API_GROUP_LIST),
         "/openapi/v3" => {
             let paths: serde_json::Map<String, Value> = documents::all()
@@ -177,7 +262,10 @@ fn documents_response(state: &ApiServerState, path: &str, query: &Query, accept:
             };
             let mut r = bytes_response(200, "application/json", docs.openapi_v3);
             if query.get("hash") == Some(docs.openapi_v3_hash) {
-                r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, immutable"));
+                r.headers_mut().insert(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, immutable"),
+                );
             }
             r
         }
@@ -186,8 +274,15 @@ fn documents_response(state: &ApiServerState, path: &str, query: &Query, accept:
             if let Some(docs) = documents::group_version(trimmed) {
                 bytes_response(200, "application/json", docs.resource_list)
             } else if let Some(group) = trimmed.strip_prefix("apis/").filter(|g| !g.contains('/')) {
-                let groups: Value = serde_json::from_str(documents::API_GROUP_LIST).unwrap_or(Value::Null);
-                let found = groups.get("groups").and_then(Value::as_array).and_then(|gs| gs.iter().find(|g| g.get("name").and_then(Value::as_str) == Some(group)));
+                let groups: Value =
+                    serde_json::from_str(documents::API_GROUP_LIST).unwrap_or(Value::Null);
+                let found = groups
+                    .get("groups")
+                    .and_then(Value::as_array)
+                    .and_then(|gs| {
+                        gs.iter()
+                            .find(|g| g.get("name").and_then(Value::as_str) == Some(group))
+                    });
                 match found {
                     Some(g) => {
                         let mut g = g.clone();
@@ -209,7 +304,11 @@ fn write_options(query: &Query) -> ApiResult<WriteOptions> {
     let dry_run = match query.get("dryRun") {
         None | Some("") => false,
         Some("All") => true,
-        Some(other) => return Err(ApiError::bad_request(format!("Invalid dryRun value: {other:?}; the only supported value is All"))),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "Invalid dryRun value: {other:?}; the only supported value is All"
+            )))
+        }
     };
     Ok(WriteOptions {
         dry_run,
@@ -219,14 +318,22 @@ fn write_options(query: &Query) -> ApiResult<WriteOptions> {
 }
 
 fn list_options(query: &Query) -> ApiResult<ListOptions> {
-    let bad = |e: crate::selectors::SelectorError| ApiError::bad_request(format!("unable to parse requirement: {e}"));
+    let bad = |e: crate::selectors::SelectorError| {
+        ApiError::bad_request(format!("unable to parse requirement: {e}"))
+    };
     Ok(ListOptions {
         labels: LabelSelector::parse(query.get("labelSelector").unwrap_or("")).map_err(bad)?,
         fields: FieldSelector::parse(query.get("fieldSelector").unwrap_or("")).map_err(bad)?,
         limit: query.u64("limit")?,
-        continue_token: query.get("continue").filter(|c| !c.is_empty()).map(str::to_string),
+        continue_token: query
+            .get("continue")
+            .filter(|c| !c.is_empty())
+            .map(str::to_string),
         resource_version: query.get("resourceVersion").map(str::to_string),
-        resource_version_match: query.get("resourceVersionMatch").filter(|m| !m.is_empty()).map(str::to_string),
+        resource_version_match: query
+            .get("resourceVersionMatch")
+            .filter(|m| !m.is_empty())
+            .map(str::to_string),
     })
 }
 
@@ -241,7 +348,13 @@ fn with_warnings(mut response: Response<Body>, warnings: &[String]) -> Response<
 }
 
 /// Encodes an object (or list) in the negotiated format.
-fn object_response(code: u16, format: Format, target: &Target<'_>, value: &Value, include_object: &str) -> Response<Body> {
+fn object_response(
+    code: u16,
+    format: Format,
+    target: &Target<'_>,
+    value: &Value,
+    include_object: &str,
+) -> Response<Body> {
     match format {
         Format::Json => json_response(code, value),
         Format::Yaml => match serde_yaml::to_string(value) {
@@ -249,19 +362,53 @@ fn object_response(code: u16, format: Format, target: &Target<'_>, value: &Value
             Err(e) => error_response(&ApiError::internal(format!("cannot encode YAML: {e}"))),
         },
         Format::Table => json_response(code, &as_table(target, value, include_object)),
+        Format::Metadata => json_response(code, &as_metadata(value)),
+    }
+}
+
+/// The PartialObjectMetadata form of an object, or a PartialObjectMetadataList of a list.
+fn as_metadata(value: &Value) -> Value {
+    let partial = |obj: &Value| {
+        json!({
+            "kind": "PartialObjectMetadata",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": obj.get("metadata").cloned().unwrap_or(json!({})),
+        })
+    };
+    match value.get("items").and_then(Value::as_array) {
+        Some(items) => json!({
+            "kind": "PartialObjectMetadataList",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": value.get("metadata").cloned().unwrap_or(json!({})),
+            "items": items.iter().map(partial).collect::<Vec<_>>(),
+        }),
+        None => partial(value),
     }
 }
 
 fn as_table(target: &Target<'_>, value: &Value, include_object: &str) -> Value {
     let now = jiff::Timestamp::now();
     let (objects, meta) = match value.get("items").and_then(Value::as_array) {
-        Some(items) => (items.clone(), value.get("metadata").cloned().unwrap_or(json!({}))),
+        Some(items) => (
+            items.clone(),
+            value.get("metadata").cloned().unwrap_or(json!({})),
+        ),
         None => {
-            let rv = value.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
+            let rv = value
+                .pointer("/metadata/resourceVersion")
+                .cloned()
+                .unwrap_or(Value::Null);
             (vec![value.clone()], json!({ "resourceVersion": rv }))
         }
     };
-    crate::table::table(target.resource.group(), target.resource.plural(), &objects, meta, include_object, now)
+    crate::table::table(
+        target.resource.group(),
+        target.resource.plural(),
+        &objects,
+        meta,
+        include_object,
+        now,
+    )
 }
 
 async fn resource(
@@ -272,8 +419,13 @@ async fn resource(
     content_type: &str,
     body: Bytes,
 ) -> ApiResult<Response<Body>> {
-    let target = Target::find(&request.group, &request.version, &request.resource, request.namespace.as_deref())
-        .ok_or_else(ApiError::not_found_path)?;
+    let target = Target::find(
+        &request.group,
+        &request.version,
+        &request.resource,
+        request.namespace.as_deref(),
+    )
+    .ok_or_else(ApiError::not_found_path)?;
     let resource = target.resource;
     if let Some(sub) = &request.subresource {
         if resource.subresource(sub).is_none() {
@@ -281,7 +433,9 @@ async fn resource(
         }
     }
     let verb_allowed = match &request.subresource {
-        Some(sub) => resource.subresource(sub).is_some_and(|s| s.verbs.contains(&request.verb.as_str())),
+        Some(sub) => resource
+            .subresource(sub)
+            .is_some_and(|s| s.verbs.contains(&request.verb.as_str())),
         None => resource.has_verb(request.verb.as_str()),
     };
     if !verb_allowed {
@@ -295,12 +449,16 @@ async fn resource(
         return Err(ApiError::not_found_path());
     }
     let registry = &state.registry;
-    let table_ok = request.subresource.is_none() && matches!(request.verb, Verb::Get | Verb::List | Verb::Watch);
+    let table_ok = request.subresource.is_none()
+        && matches!(request.verb, Verb::Get | Verb::List | Verb::Watch);
     let format = codec::negotiate(accept, table_ok)?;
     let include_object = query.get("includeObject").unwrap_or("Metadata");
     let name = request.name.as_deref().unwrap_or("");
     let sub = request.subresource.as_deref();
-    if resource.namespaced() && request.namespace.is_none() && !matches!(request.verb, Verb::List | Verb::Watch) {
+    if resource.namespaced()
+        && request.namespace.is_none()
+        && !matches!(request.verb, Verb::List | Verb::Watch)
+    {
         return Err(ApiError::not_found_path());
     }
     match request.verb {
@@ -326,23 +484,35 @@ async fn resource(
             let base = target.in_namespace(None);
             let lines = events.map(move |event| {
                 let target = base.in_namespace(namespace.as_deref());
-                let object = if format == Format::Table && event.kind != "ERROR" && event.kind != "BOOKMARK" {
-                    as_table(&target, &event.object, &include)
-                } else {
-                    event.object
+                let object = match format {
+                    _ if event.kind == "ERROR" || event.kind == "BOOKMARK" => event.object,
+                    Format::Table => as_table(&target, &event.object, &include),
+                    Format::Metadata => as_metadata(&event.object),
+                    _ => event.object,
                 };
-                let mut line = serde_json::to_vec(&json!({ "type": event.kind, "object": object })).unwrap_or_default();
+                let mut line = serde_json::to_vec(&json!({ "type": event.kind, "object": object }))
+                    .unwrap_or_default();
                 line.push(b'\n');
                 Ok::<Bytes, std::convert::Infallible>(Bytes::from(line))
             });
             let mut response = Response::new(Body::from_stream(lines));
-            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-cache, private"),
+            );
             Ok(response)
         }
         Verb::Create => {
             let opts = write_options(query)?;
             let body = codec::decode_body(content_type, &body)?;
+            if sub == Some("token") && resource.plural() == "serviceaccounts" {
+                let outcome = token_request(state, &target, name, body).await?;
+                return Ok(outcome_response(outcome, format, &target));
+            }
             if sub.is_some() {
                 return Err(ApiError::method_not_allowed(format!(
                     "creating {}/{} is not supported yet",
@@ -362,11 +532,23 @@ async fn resource(
         Verb::Patch => {
             let opts = write_options(query)?;
             let patch_type = PatchType::from_content_type(content_type)?;
-            if patch_type == PatchType::Apply && opts.field_manager.as_deref().is_none_or(str::is_empty) {
-                return Err(ApiError::bad_request("PATCH with an apply patch requires a fieldManager"));
+            if patch_type == PatchType::Apply
+                && opts.field_manager.as_deref().is_none_or(str::is_empty)
+            {
+                return Err(ApiError::bad_request(
+                    "PATCH with an apply patch requires a fieldManager",
+                ));
             }
             let outcome = registry
-                .patch(&target, name, sub, patch_type, &body, query.flag("force"), &opts)
+                .patch(
+                    &target,
+                    name,
+                    sub,
+                    patch_type,
+                    &body,
+                    query.flag("force"),
+                    &opts,
+                )
                 .await?;
             let outcome = match sub {
                 Some("scale") => Outcome {
@@ -386,10 +568,84 @@ async fn resource(
         Verb::DeleteCollection => {
             let opts = write_options(query)?;
             let options = delete_options(content_type, &body, query)?;
-            let list = registry.delete_collection(&target, &list_options(query)?, &options, &opts).await?;
+            let list = registry
+                .delete_collection(&target, &list_options(query)?, &options, &opts)
+                .await?;
             Ok(object_response(200, format, &target, &list, include_object))
         }
     }
+}
+
+/// `serviceaccounts/{name}/token`: a TokenRequest answered with a signed token.
+async fn token_request(
+    state: &ApiServerState,
+    target: &Target<'_>,
+    name: &str,
+    mut request: Value,
+) -> ApiResult<Outcome> {
+    let account = state.registry.get(target, name).await?;
+    let seconds = request
+        .pointer("/spec/expirationSeconds")
+        .and_then(Value::as_i64)
+        .unwrap_or(3600);
+    if seconds < 600 {
+        return Err(ApiError::invalid(
+            "TokenRequest",
+            "authentication.k8s.io",
+            name,
+            vec![crate::status::Cause::invalid(
+                "spec.expirationSeconds",
+                seconds,
+                "may not specify a duration less than 10 minutes",
+            )],
+        ));
+    }
+    let audiences: Vec<String> = request
+        .pointer("/spec/audiences")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let reference = crate::tokens::ServiceAccountRef {
+        namespace: target.namespace.unwrap_or("default").to_string(),
+        name: name.to_string(),
+        uid: account
+            .pointer("/metadata/uid")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+    };
+    let now = jiff::Timestamp::now();
+    let token = state
+        .token_issuer
+        .issue(&reference, audiences.clone(), now.as_second(), seconds)
+        .map_err(|e| ApiError::internal(format!("cannot sign the token: {e}")))?;
+    let expires = jiff::Timestamp::from_second(now.as_second() + seconds)
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default();
+    if !request.is_object() {
+        request = json!({});
+    }
+    request["apiVersion"] = json!("authentication.k8s.io/v1");
+    request["kind"] = json!("TokenRequest");
+    request["metadata"] =
+        json!({ "name": name, "namespace": reference.namespace, "creationTimestamp": null });
+    request["spec"]["audiences"] = json!(if audiences.is_empty() {
+        vec![crate::tokens::ISSUER.to_string()]
+    } else {
+        audiences
+    });
+    request["spec"]["expirationSeconds"] = json!(seconds);
+    request["status"] = json!({ "token": token, "expirationTimestamp": expires });
+    Ok(Outcome {
+        code: 201,
+        object: request,
+        warnings: vec![],
+    })
 }
 
 /// DeleteOptions from the body, or from query parameters as older clients send them.
@@ -419,6 +675,13 @@ fn delete_options(content_type: &str, body: &[u8], query: &Query) -> ApiResult<V
 }
 
 fn outcome_response(outcome: Outcome, format: Format, target: &Target<'_>) -> Response<Body> {
-    let format = if format == Format::Table { Format::Json } else { format };
-    with_warnings(object_response(outcome.code, format, target, &outcome.object, "Object"), &outcome.warnings)
+    let format = if matches!(format, Format::Table | Format::Metadata) {
+        Format::Json
+    } else {
+        format
+    };
+    with_warnings(
+        object_response(outcome.code, format, target, &outcome.object, "Object"),
+        &outcome.warnings,
+    )
 }

@@ -20,6 +20,7 @@ pub mod handler;
 pub mod metrics;
 pub mod patch;
 pub mod pki;
+pub mod protobuf;
 pub mod registry;
 pub mod request;
 pub mod selectors;
@@ -27,6 +28,7 @@ pub mod server;
 pub mod status;
 pub mod strategy;
 pub mod table;
+pub mod tokens;
 pub mod validation;
 pub mod watch;
 
@@ -74,6 +76,7 @@ impl ApiServerConfig {
 pub struct ApiServerState {
     pub registry: Registry,
     pub tokens: TokenFile,
+    pub token_issuer: tokens::TokenIssuer,
     pub authorization_mode: AuthorizationMode,
     /// `host:port` clients reach this server at (discovery's `serverAddressByClientCIDRs`).
     pub advertise: String,
@@ -134,11 +137,13 @@ impl ApiServer {
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         let address = listener.local_addr()?;
-        let advertise_ip = config.advertise_address.unwrap_or(if address.ip().is_unspecified() {
-            IpAddr::from([127, 0, 0, 1])
-        } else {
-            address.ip()
-        });
+        let advertise_ip = config
+            .advertise_address
+            .unwrap_or(if address.ip().is_unspecified() {
+                IpAddr::from([127, 0, 0, 1])
+            } else {
+                address.ip()
+            });
         let advertise = SocketAddr::new(advertise_ip, address.port());
         let kubeconfig = config.data_dir.join("admin.kubeconfig");
         pki.write_admin_kubeconfig(&kubeconfig, &format!("https://{advertise}"))?;
@@ -146,9 +151,11 @@ impl ApiServer {
             Some(path) => TokenFile::load(path)?,
             None => TokenFile::default(),
         };
+        let token_issuer = tokens::TokenIssuer::load_or_create(&pki.service_account_key)?;
         let state = Arc::new(ApiServerState {
             registry: Registry::new(store, config.event_ttl),
             tokens,
+            token_issuer,
             authorization_mode: config.authorization_mode,
             advertise: advertise.to_string(),
             metrics: metrics::Metrics::default(),
@@ -164,8 +171,14 @@ impl ApiServer {
         })
     }
 
+    /// The address the listener is bound to.
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// `host:port` clients reach the server at (what the kubeconfig names).
+    pub fn advertised(&self) -> &str {
+        &self.state.advertise
     }
 
     /// The admin kubeconfig this server wrote.
@@ -189,21 +202,28 @@ impl ApiServer {
 /// `kubernetes` Service with its EndpointSlice pointing at this server.
 async fn bootstrap(registry: &Registry, advertise: SocketAddr) -> anyhow::Result<()> {
     let opts = WriteOptions::default();
-    let create = |group: &'static str, plural: &'static str, namespace: Option<&'static str>, obj: Value| {
-        let opts = opts.clone();
-        async move {
-            let version = if group.is_empty() { "v1" } else { "v1" };
-            let target = Target::find(group, version, plural, namespace)
-                .with_context(|| format!("{plural} is missing from the route table"))?;
-            match registry.create(&target, obj, &opts).await {
-                Ok(_) => Ok(()),
-                Err(e) if e.reason == "AlreadyExists" => Ok(()),
-                Err(e) => Err(anyhow::anyhow!("cannot create the bootstrap {plural}: {e}")),
+    let create =
+        |group: &'static str, plural: &'static str, namespace: Option<&'static str>, obj: Value| {
+            let opts = opts.clone();
+            async move {
+                let version = if group.is_empty() { "v1" } else { "v1" };
+                let target = Target::find(group, version, plural, namespace)
+                    .with_context(|| format!("{plural} is missing from the route table"))?;
+                match registry.create(&target, obj, &opts).await {
+                    Ok(_) => Ok(()),
+                    Err(e) if e.reason == "AlreadyExists" => Ok(()),
+                    Err(e) => Err(anyhow::anyhow!("cannot create the bootstrap {plural}: {e}")),
+                }
             }
-        }
-    };
+        };
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-        create("", "namespaces", None, json!({ "metadata": { "name": ns } })).await?;
+        create(
+            "",
+            "namespaces",
+            None,
+            json!({ "metadata": { "name": ns } }),
+        )
+        .await?;
     }
     create("", "services", Some("default"), json!({
         "metadata": { "name": "kubernetes", "labels": { "component": "apiserver", "provider": "kubernetes" } },

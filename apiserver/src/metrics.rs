@@ -33,7 +33,11 @@ impl Default for Metrics {
         let durations = Family::<VerbLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.0005, 2.0, 16))
         });
-        registry.register("apiserver_request", "Requests by verb and HTTP code", requests.clone());
+        registry.register(
+            "apiserver_request",
+            "Requests by verb and HTTP code",
+            requests.clone(),
+        );
         registry.register(
             "apiserver_request_duration_seconds",
             "Request latency by verb",

@@ -1,6 +1,6 @@
 //! The API server's certificates, made on first start and reused after: a CA, the serving
 //! certificate, the admin's client certificate (`O=system:masters`), and the admin
-//! kubeconfig with all of it embedded.
+//! kubeconfig with all of it embedded; and the service-account signing key's path.
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +13,8 @@ pub struct ApiServerPki {
     pub ca_dir: PathBuf,
     pub serving_dir: PathBuf,
     pub admin_dir: PathBuf,
+    /// The key that signs service-account tokens.
+    pub service_account_key: PathBuf,
 }
 
 impl ApiServerPki {
@@ -22,6 +24,7 @@ impl ApiServerPki {
             ca_dir: base.join("ca"),
             serving_dir: base.join("serving"),
             admin_dir: base.join("admin"),
+            service_account_key: base.join("sa.key"),
         }
     }
 
@@ -63,7 +66,8 @@ impl ApiServerPki {
     /// Writes a kubeconfig for the admin that reaches the server at `server` (an https URL).
     pub fn write_admin_kubeconfig(&self, path: &Path, server: &str) -> anyhow::Result<()> {
         let b64 = |p: PathBuf| -> anyhow::Result<String> {
-            let bytes = std::fs::read(&p).with_context(|| format!("cannot read {}", p.display()))?;
+            let bytes =
+                std::fs::read(&p).with_context(|| format!("cannot read {}", p.display()))?;
             Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
         };
         let kubeconfig = format!(

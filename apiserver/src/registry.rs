@@ -86,17 +86,30 @@ pub struct Target<'a> {
 
 impl<'a> Target<'a> {
     /// The served resource by group, version and plural, through the generated route table.
-    pub fn find(group: &str, version: &str, plural: &str, namespace: Option<&'a str>) -> Option<Target<'a>> {
+    pub fn find(
+        group: &str,
+        version: &str,
+        plural: &str,
+        namespace: Option<&'a str>,
+    ) -> Option<Target<'a>> {
         let route = crate::generated::routes::ROUTES
             .iter()
             .find(|r| r.group == group && r.version == version && r.plural == plural)?;
         let resource = keelson_apis::catalogue::builtin().get(route.catalogue_index)?;
-        Some(Target { resource, storage_prefix: route.storage_prefix, namespace })
+        Some(Target {
+            resource,
+            storage_prefix: route.storage_prefix,
+            namespace,
+        })
     }
 
     /// The same resource in another namespace.
     pub fn in_namespace<'b>(&self, namespace: Option<&'b str>) -> Target<'b> {
-        Target { resource: self.resource, storage_prefix: self.storage_prefix, namespace }
+        Target {
+            resource: self.resource,
+            storage_prefix: self.storage_prefix,
+            namespace,
+        }
     }
 
     pub fn strategy(&self) -> &'static dyn Strategy {
@@ -149,7 +162,9 @@ pub fn selected(obj: &Value, labels: &LabelSelector, fields: &FieldSelector) -> 
     labels.matches(object_labels)
         && fields.matches(|path| match path {
             "metadata.name" => field_value(obj, "metadata.name"),
-            "metadata.namespace" => Some(field_value(obj, "metadata.namespace").unwrap_or_default()),
+            "metadata.namespace" => {
+                Some(field_value(obj, "metadata.namespace").unwrap_or_default())
+            }
             // Upstream's `source` label of events is the reporting component.
             "source" => field_value(obj, "source.component"),
             other => field_value(obj, other),
@@ -179,7 +194,9 @@ fn encode(obj: &Value) -> Vec<u8> {
 }
 
 fn now_rfc3339() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
@@ -240,7 +257,11 @@ fn unknown_fields(input: &Value, normalized: &Value, path: &str, out: &mut Vec<S
     match (input, normalized) {
         (Value::Object(a), Value::Object(b)) => {
             for (k, v) in a {
-                let here = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let here = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 match b.get(k) {
                     Some(nv) => unknown_fields(v, nv, &here, out),
                     None if v.is_null() => {}
@@ -329,8 +350,10 @@ impl Registry {
             let mut unknown = Vec::new();
             unknown_fields(&input, &normalized, "", &mut unknown);
             if !unknown.is_empty() {
-                let listed: Vec<String> =
-                    unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
+                let listed: Vec<String> = unknown
+                    .iter()
+                    .map(|f| format!("unknown field \"{f}\""))
+                    .collect();
                 if validation == FieldValidation::Strict {
                     return Err(ApiError::bad_request(format!(
                         "{kind} in version \"{}\" cannot be handled as a {kind}: strict decoding error: {}",
@@ -368,7 +391,10 @@ impl Registry {
         };
         let mut serializable = false;
         if revision == 0 {
-            match (opts.resource_version.as_deref(), opts.resource_version_match.as_deref()) {
+            match (
+                opts.resource_version.as_deref(),
+                opts.resource_version_match.as_deref(),
+            ) {
                 (None | Some(""), _) => {}
                 (Some("0"), _) => serializable = true,
                 (Some(rv), Some("Exact")) => {
@@ -451,11 +477,13 @@ impl Registry {
             let mut err = ApiError::forbidden(format!(
                 "unable to create new content in namespace {ns} because it is being terminated"
             ));
-            err.details = Some(json!({ "name": target.resource.plural(), "kind": target.resource.plural(), "causes": [{
-                "reason": "NamespaceTerminating",
-                "message": format!("namespace {ns} is being terminated"),
-                "field": "metadata.namespace",
-            }]}));
+            err.details = Some(
+                json!({ "name": target.resource.plural(), "kind": target.resource.plural(), "causes": [{
+                    "reason": "NamespaceTerminating",
+                    "message": format!("namespace {ns} is being terminated"),
+                    "field": "metadata.namespace",
+                }]}),
+            );
             return Err(err);
         }
         Ok(())
@@ -465,7 +493,10 @@ impl Registry {
     /// `--event-ttl` without one lease per event.
     async fn event_lease(&self) -> ApiResult<u64> {
         let reusable = {
-            let cached = self.event_lease.lock().map_err(|_| ApiError::internal("lease cache poisoned"))?;
+            let cached = self
+                .event_lease
+                .lock()
+                .map_err(|_| ApiError::internal("lease cache poisoned"))?;
             cached.filter(|(_, granted)| granted.elapsed() < Duration::from_secs(60))
         };
         if let Some((id, _)) = reusable {
@@ -534,7 +565,10 @@ impl Registry {
                 }
                 _ => {}
             }
-            let has_name = meta.get("name").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
+            let has_name = meta
+                .get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| !n.is_empty());
             if !has_name {
                 if let Some(prefix) = meta.get("generateName").and_then(Value::as_str) {
                     if !prefix.is_empty() {
@@ -545,7 +579,13 @@ impl Registry {
             }
             meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
             meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
-            for cleared in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "selfLink"] {
+            for cleared in [
+                "resourceVersion",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "generation",
+                "selfLink",
+            ] {
                 meta.remove(cleared);
             }
         }
@@ -571,15 +611,34 @@ impl Registry {
             let reservations = strategy.reservations(&mut obj, attempt);
             if opts.dry_run {
                 if self.read_kv(&key).await?.is_some() {
-                    return Err(ApiError::already_exists(target.resource.group(), target.resource.plural(), &name));
+                    return Err(ApiError::already_exists(
+                        target.resource.group(),
+                        target.resource.plural(),
+                        &name,
+                    ));
                 }
-                return Ok(Outcome { code: 201, object: obj, warnings });
+                return Ok(Outcome {
+                    code: 201,
+                    object: obj,
+                    warnings,
+                });
             }
-            let mut compare = vec![Compare::Absent { key: key.clone().into_bytes() }];
-            let mut success = vec![Op::Put { key: key.clone().into_bytes(), value: encode(&obj), lease }];
+            let mut compare = vec![Compare::Absent {
+                key: key.clone().into_bytes(),
+            }];
+            let mut success = vec![Op::Put {
+                key: key.clone().into_bytes(),
+                value: encode(&obj),
+                lease,
+            }];
             for r in &reservations {
-                compare.push(Compare::Absent { key: r.key.clone().into_bytes() });
-                success.push(Op::put(r.key.clone(), serde_json::to_vec(&r.value).unwrap_or_default()));
+                compare.push(Compare::Absent {
+                    key: r.key.clone().into_bytes(),
+                });
+                success.push(Op::put(
+                    r.key.clone(),
+                    serde_json::to_vec(&r.value).unwrap_or_default(),
+                ));
             }
             let response = self
                 .store
@@ -591,16 +650,32 @@ impl Registry {
                 .await?;
             if response.succeeded {
                 if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-                    meta.insert("resourceVersion".into(), json!(response.revision.to_string()));
+                    meta.insert(
+                        "resourceVersion".into(),
+                        json!(response.revision.to_string()),
+                    );
                 }
-                return Ok(Outcome { code: 201, object: obj, warnings });
+                return Ok(Outcome {
+                    code: 201,
+                    object: obj,
+                    warnings,
+                });
             }
-            let exists = matches!(response.responses.first(), Some(OpResponse::Get { kv: Some(_) }));
+            let exists = matches!(
+                response.responses.first(),
+                Some(OpResponse::Get { kv: Some(_) })
+            );
             if exists || reservations.is_empty() {
-                return Err(ApiError::already_exists(target.resource.group(), target.resource.plural(), &name));
+                return Err(ApiError::already_exists(
+                    target.resource.group(),
+                    target.resource.plural(),
+                    &name,
+                ));
             }
         }
-        Err(ApiError::internal("could not reserve what the object needs; try again"))
+        Err(ApiError::internal(
+            "could not reserve what the object needs; try again",
+        ))
     }
 
     /// Reads the object a write applies to (404 if absent).
@@ -636,8 +711,26 @@ impl Registry {
             }
         }
         let mut warnings = Vec::new();
-        let new = subresource::apply(self, target, subresource, &current, body, opts, &mut warnings)?;
-        self.write_update(target, name, &kv, &current, new, opts, warnings).await
+        let new = subresource::apply(
+            self,
+            target,
+            subresource,
+            &current,
+            body,
+            opts,
+            &mut warnings,
+        )?;
+        self.write_update(
+            target,
+            name,
+            subresource,
+            &kv,
+            &current,
+            new,
+            opts,
+            warnings,
+        )
+        .await
     }
 
     /// Applies a patch to an object or subresource, retrying when another write wins.
@@ -657,7 +750,9 @@ impl Registry {
         for _ in 0..PATCH_RETRIES {
             let (kv, current) = match self.current(target, name).await {
                 Ok(found) => found,
-                Err(e) if e.code == 404 && patch_type == PatchType::Apply && subresource.is_none() => {
+                Err(e)
+                    if e.code == 404 && patch_type == PatchType::Apply && subresource.is_none() =>
+                {
                     // Server-side apply creates what is missing.
                     let mut obj = parsed.clone();
                     if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -685,8 +780,28 @@ impl Registry {
                 }
             }
             let mut warnings = Vec::new();
-            let new = subresource::apply(self, target, subresource, &current, patched, opts, &mut warnings)?;
-            match self.write_update(target, name, &kv, &current, new, opts, warnings).await {
+            let new = subresource::apply(
+                self,
+                target,
+                subresource,
+                &current,
+                patched,
+                opts,
+                &mut warnings,
+            )?;
+            match self
+                .write_update(
+                    target,
+                    name,
+                    subresource,
+                    &kv,
+                    &current,
+                    new,
+                    opts,
+                    warnings,
+                )
+                .await
+            {
                 Err(e) if e.reason == "Conflict" => last_err = Some(e),
                 other => return other,
             }
@@ -701,6 +816,7 @@ impl Registry {
         &self,
         target: &Target<'_>,
         name: &str,
+        subresource: Option<&str>,
         kv: &KeyValue,
         current: &Value,
         mut new: Value,
@@ -715,7 +831,14 @@ impl Registry {
         }
         {
             let meta = meta_mut(&mut new)?;
-            for kept in ["uid", "creationTimestamp", "namespace", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+            for kept in [
+                "uid",
+                "creationTimestamp",
+                "namespace",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "generation",
+            ] {
                 match current.get("metadata").and_then(|m| m.get(kept)) {
                     Some(v) => {
                         meta.insert(kept.into(), v.clone());
@@ -727,27 +850,55 @@ impl Registry {
             }
             meta.insert("resourceVersion".into(), json!(kv.mod_revision.to_string()));
         }
-        target.strategy().prepare_for_update(&mut new, current);
+        // Subresources change only their part; the strategy guards the main resource's.
+        if subresource.is_none() {
+            target.strategy().prepare_for_update(&mut new, current);
+        }
         if new.get("spec") != current.get("spec") {
-            if let Some(generation) = current.pointer("/metadata/generation").and_then(Value::as_i64) {
+            if let Some(generation) = current
+                .pointer("/metadata/generation")
+                .and_then(Value::as_i64)
+            {
                 meta_mut(&mut new)?.insert("generation".into(), json!(generation + 1));
             }
         }
         self.validate(target, &new, Some(current))?;
         if new == *current {
             // Nothing changed: upstream writes nothing and keeps the resourceVersion.
-            return Ok(Outcome { code: 200, object: new, warnings });
+            return Ok(Outcome {
+                code: 200,
+                object: new,
+                warnings,
+            });
         }
         let key = target.key(name);
+        // A deleted object whose last finalizer went (and whose grace period is over) goes.
         let finalized = meta_str(&new, "deletionTimestamp").is_some()
-            && new.pointer("/metadata/finalizers").and_then(Value::as_array).is_none_or(|f| f.is_empty());
+            && new
+                .pointer("/metadata/finalizers")
+                .and_then(Value::as_array)
+                .is_none_or(|f| f.is_empty())
+            && !target.strategy().pending_finalizers(&new)
+            && new
+                .pointer("/metadata/deletionGracePeriodSeconds")
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+                == 0;
         if opts.dry_run {
-            return Ok(Outcome { code: 200, object: new, warnings });
+            return Ok(Outcome {
+                code: 200,
+                object: new,
+                warnings,
+            });
         }
         let mut success = vec![if finalized {
             Op::delete(key.clone())
         } else {
-            Op::Put { key: key.clone().into_bytes(), value: encode(&new), lease: kv.lease }
+            Op::Put {
+                key: key.clone().into_bytes(),
+                value: encode(&new),
+                lease: kv.lease,
+            }
         }];
         if finalized {
             for released in target.strategy().released_keys(&new) {
@@ -757,7 +908,10 @@ impl Registry {
         let response = self
             .store
             .txn(TxnRequest {
-                compare: vec![Compare::ModRevision { key: key.into_bytes(), revision: kv.mod_revision }],
+                compare: vec![Compare::ModRevision {
+                    key: key.into_bytes(),
+                    revision: kv.mod_revision,
+                }],
                 success,
                 failure: vec![],
             })
@@ -771,9 +925,16 @@ impl Registry {
             ));
         }
         if let Some(meta) = new.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.insert("resourceVersion".into(), json!(response.revision.to_string()));
+            meta.insert(
+                "resourceVersion".into(),
+                json!(response.revision.to_string()),
+            );
         }
-        Ok(Outcome { code: 200, object: new, warnings })
+        Ok(Outcome {
+            code: 200,
+            object: new,
+            warnings,
+        })
     }
 
     /// Deletes an object, or marks it deleted when finalizers or a grace period hold it.
@@ -786,7 +947,10 @@ impl Registry {
     ) -> ApiResult<Outcome> {
         for _ in 0..PATCH_RETRIES {
             let (kv, current) = self.current(target, name).await?;
-            if let Some(uid) = options.pointer("/preconditions/uid").and_then(Value::as_str) {
+            if let Some(uid) = options
+                .pointer("/preconditions/uid")
+                .and_then(Value::as_str)
+            {
                 let actual = meta_str(&current, "uid").unwrap_or("");
                 if uid != actual {
                     return Err(ApiError::conflict(target.resource.group(), target.resource.plural(), name, &format!(
@@ -794,7 +958,10 @@ impl Registry {
                     )));
                 }
             }
-            if let Some(rv) = options.pointer("/preconditions/resourceVersion").and_then(Value::as_str) {
+            if let Some(rv) = options
+                .pointer("/preconditions/resourceVersion")
+                .and_then(Value::as_str)
+            {
                 let actual = kv.mod_revision.to_string();
                 if rv != actual {
                     return Err(ApiError::conflict(target.resource.group(), target.resource.plural(), name, &format!(
@@ -820,14 +987,23 @@ impl Registry {
                 }
             }
             let graceful = target.strategy().graceful_delete(&current) && grace != Some(0);
-            if !finalizers.is_empty() || graceful {
+            if !finalizers.is_empty() || graceful || target.strategy().pending_finalizers(&current)
+            {
                 if meta_str(&current, "deletionTimestamp").is_some() && added.is_none() {
-                    return Ok(Outcome { code: 200, object: current, warnings: vec![] });
+                    return Ok(Outcome {
+                        code: 200,
+                        object: current,
+                        warnings: vec![],
+                    });
                 }
                 let mut marked = current.clone();
                 let meta = meta_mut(&mut marked)?;
-                meta.entry("deletionTimestamp").or_insert_with(|| json!(now_rfc3339()));
-                meta.insert("deletionGracePeriodSeconds".into(), json!(grace.unwrap_or(if graceful { 30 } else { 0 })));
+                meta.entry("deletionTimestamp")
+                    .or_insert_with(|| json!(now_rfc3339()));
+                meta.insert(
+                    "deletionGracePeriodSeconds".into(),
+                    json!(grace.unwrap_or(if graceful { 30 } else { 0 })),
+                );
                 if !finalizers.is_empty() {
                     meta.insert("finalizers".into(), Value::Array(finalizers));
                 }
@@ -835,40 +1011,80 @@ impl Registry {
                     marked["status"] = json!({ "phase": "Terminating" });
                 }
                 if opts.dry_run {
-                    return Ok(Outcome { code: 200, object: marked, warnings: vec![] });
+                    return Ok(Outcome {
+                        code: 200,
+                        object: marked,
+                        warnings: vec![],
+                    });
                 }
                 let key = target.key(name);
-                let response = self.store.txn(TxnRequest {
-                    compare: vec![Compare::ModRevision { key: key.clone().into_bytes(), revision: kv.mod_revision }],
-                    success: vec![Op::Put { key: key.into_bytes(), value: encode(&marked), lease: kv.lease }],
-                    failure: vec![],
-                }).await?;
+                let response = self
+                    .store
+                    .txn(TxnRequest {
+                        compare: vec![Compare::ModRevision {
+                            key: key.clone().into_bytes(),
+                            revision: kv.mod_revision,
+                        }],
+                        success: vec![Op::Put {
+                            key: key.into_bytes(),
+                            value: encode(&marked),
+                            lease: kv.lease,
+                        }],
+                        failure: vec![],
+                    })
+                    .await?;
                 if response.succeeded {
                     if let Some(meta) = marked.get_mut("metadata").and_then(Value::as_object_mut) {
-                        meta.insert("resourceVersion".into(), json!(response.revision.to_string()));
+                        meta.insert(
+                            "resourceVersion".into(),
+                            json!(response.revision.to_string()),
+                        );
                     }
-                    return Ok(Outcome { code: 200, object: marked, warnings: vec![] });
+                    return Ok(Outcome {
+                        code: 200,
+                        object: marked,
+                        warnings: vec![],
+                    });
                 }
                 continue;
             }
             if opts.dry_run {
-                return Ok(Outcome { code: 200, object: current, warnings: vec![] });
+                return Ok(Outcome {
+                    code: 200,
+                    object: current,
+                    warnings: vec![],
+                });
             }
             let key = target.key(name);
             let mut success = vec![Op::delete(key.clone())];
             for released in target.strategy().released_keys(&current) {
                 success.push(Op::delete(released));
             }
-            let response = self.store.txn(TxnRequest {
-                compare: vec![Compare::ModRevision { key: key.into_bytes(), revision: kv.mod_revision }],
-                success,
-                failure: vec![],
-            }).await?;
+            let response = self
+                .store
+                .txn(TxnRequest {
+                    compare: vec![Compare::ModRevision {
+                        key: key.into_bytes(),
+                        revision: kv.mod_revision,
+                    }],
+                    success,
+                    failure: vec![],
+                })
+                .await?;
             if response.succeeded {
-                return Ok(Outcome { code: 200, object: current, warnings: vec![] });
+                return Ok(Outcome {
+                    code: 200,
+                    object: current,
+                    warnings: vec![],
+                });
             }
         }
-        Err(ApiError::conflict(target.resource.group(), target.resource.plural(), name, "the object kept changing while it was being deleted"))
+        Err(ApiError::conflict(
+            target.resource.group(),
+            target.resource.plural(),
+            name,
+            "the object kept changing while it was being deleted",
+        ))
     }
 
     /// Deletes every object a list would return.
@@ -881,8 +1097,15 @@ impl Registry {
     ) -> ApiResult<Value> {
         let listed = self.list(target, list).await?;
         let mut deleted = Vec::new();
-        for item in listed.get("items").and_then(Value::as_array).into_iter().flatten() {
-            let Some(name) = meta_str(item, "name") else { continue };
+        for item in listed
+            .get("items")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some(name) = meta_str(item, "name") else {
+                continue;
+            };
             let namespace = meta_str(item, "namespace").map(str::to_string);
             let item_target = target.in_namespace(namespace.as_deref());
             match self.delete(&item_target, name, options, opts).await {
@@ -916,7 +1139,13 @@ mod subresource {
                     .unwrap_or_default();
                 let meta = obj.get("metadata").cloned().unwrap_or(json!({}));
                 let mut scale_meta = json!({});
-                for field in ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"] {
+                for field in [
+                    "name",
+                    "namespace",
+                    "uid",
+                    "resourceVersion",
+                    "creationTimestamp",
+                ] {
                     if let Some(v) = meta.get(field) {
                         scale_meta[field] = v.clone();
                     }
@@ -961,9 +1190,20 @@ mod subresource {
                 parts.push(format!("{k}={}", v.as_str().unwrap_or("")));
             }
         }
-        for expr in selector.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
+        for expr in selector
+            .get("matchExpressions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let key = expr.get("key").and_then(Value::as_str).unwrap_or("");
-            let values: Vec<&str> = expr.get("values").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+            let values: Vec<&str> = expr
+                .get("values")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
             match expr.get("operator").and_then(Value::as_str) {
                 Some("In") => parts.push(format!("{key} in ({})", values.join(","))),
                 Some("NotIn") => parts.push(format!("{key} notin ({})", values.join(","))),
@@ -987,7 +1227,8 @@ mod subresource {
     ) -> ApiResult<Value> {
         match sub {
             None => {
-                let mut new = registry.decode_object(target, body, opts.field_validation, warnings)?;
+                let mut new =
+                    registry.decode_object(target, body, opts.field_validation, warnings)?;
                 if target.has_status() {
                     if let (Some(o), Some(status)) = (new.as_object_mut(), current.get("status")) {
                         o.insert("status".into(), status.clone());
@@ -998,7 +1239,8 @@ mod subresource {
                 Ok(new)
             }
             Some("status") => {
-                let decoded = registry.decode_object(target, body, opts.field_validation, warnings)?;
+                let decoded =
+                    registry.decode_object(target, body, opts.field_validation, warnings)?;
                 let mut new = current.clone();
                 match decoded.get("status") {
                     Some(status) => new["status"] = status.clone(),
@@ -1011,7 +1253,8 @@ mod subresource {
                 Ok(new)
             }
             Some("finalize") if target.resource.plural() == "namespaces" => {
-                let decoded = registry.decode_object(target, body, opts.field_validation, warnings)?;
+                let decoded =
+                    registry.decode_object(target, body, opts.field_validation, warnings)?;
                 let mut new = current.clone();
                 new["spec"] = json!({
                     "finalizers": decoded.pointer("/spec/finalizers").cloned().unwrap_or(json!([])),
@@ -1020,12 +1263,20 @@ mod subresource {
             }
             Some("scale") => {
                 let replicas = body.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
-                if !replicas.as_i64().is_some_and(|r| r >= 0 && r <= i32::MAX as i64) {
-                    return Err(ApiError::invalid("Scale", "autoscaling", target.kind(), vec![Cause::invalid(
-                        "spec.replicas",
-                        &replicas,
-                        "must be greater than or equal to 0",
-                    )]));
+                if !replicas
+                    .as_i64()
+                    .is_some_and(|r| r >= 0 && r <= i32::MAX as i64)
+                {
+                    return Err(ApiError::invalid(
+                        "Scale",
+                        "autoscaling",
+                        target.kind(),
+                        vec![Cause::invalid(
+                            "spec.replicas",
+                            &replicas,
+                            "must be greater than or equal to 0",
+                        )],
+                    ));
                 }
                 let mut new = current.clone();
                 new["spec"]["replicas"] = replicas;
@@ -1044,7 +1295,8 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_found_at_their_path() {
-        let input = json!({"spec": {"replicas": 1, "bogus": 2, "template": {"x": null}}, "extra": [1]});
+        let input =
+            json!({"spec": {"replicas": 1, "bogus": 2, "template": {"x": null}}, "extra": [1]});
         let normalized = json!({"spec": {"replicas": 1, "template": {}}});
         let mut out = Vec::new();
         unknown_fields(&input, &normalized, "", &mut out);
@@ -1056,7 +1308,10 @@ mod tests {
     fn continue_tokens_round_trip_and_garbage_is_refused() {
         let token = encode_continue(42, "/registry/pods/default/a");
         let back = decode_continue(&token).unwrap();
-        assert_eq!((back.rv, back.start.as_str()), (42, "/registry/pods/default/a"));
+        assert_eq!(
+            (back.rv, back.start.as_str()),
+            (42, "/registry/pods/default/a")
+        );
         assert!(decode_continue("not a token").is_err());
     }
 

@@ -67,7 +67,9 @@ pub fn parse(method: &Method, path: &str, query: &Query) -> ApiResult<Option<Res
         return Err(ApiError::not_found_path());
     }
     let (namespace, rest): (Option<String>, &[&str]) = match rest {
-        ["namespaces", ns, tail @ ..] if !tail.is_empty() && !NAMESPACE_SUBRESOURCES.contains(&tail[0]) => {
+        ["namespaces", ns, tail @ ..]
+            if !tail.is_empty() && !NAMESPACE_SUBRESOURCES.contains(&tail[0]) =>
+        {
             (Some((*ns).to_string()), tail)
         }
         _ => (None, rest),
@@ -75,7 +77,11 @@ pub fn parse(method: &Method, path: &str, query: &Query) -> ApiResult<Option<Res
     let (resource, name, subresource) = match rest {
         [resource] => (*resource, None, None),
         [resource, name] => (*resource, Some((*name).to_string()), None),
-        [resource, name, sub] => (*resource, Some((*name).to_string()), Some((*sub).to_string())),
+        [resource, name, sub] => (
+            *resource,
+            Some((*name).to_string()),
+            Some((*sub).to_string()),
+        ),
         _ => return Err(ApiError::not_found_path()),
     };
     let watch = query.flag("watch");
@@ -150,7 +156,12 @@ mod tests {
 
     #[test]
     fn namespaced_paths() {
-        let r = req(Method::GET, "/apis/apps/v1/namespaces/ns1/deployments/web/scale", "").unwrap();
+        let r = req(
+            Method::GET,
+            "/apis/apps/v1/namespaces/ns1/deployments/web/scale",
+            "",
+        )
+        .unwrap();
         assert_eq!(r.group, "apps");
         assert_eq!(r.namespace.as_deref(), Some("ns1"));
         assert_eq!(r.resource, "deployments");
@@ -165,7 +176,10 @@ mod tests {
     #[test]
     fn namespaces_themselves() {
         let r = req(Method::GET, "/api/v1/namespaces/ns1", "").unwrap();
-        assert_eq!((r.resource.as_str(), r.name.as_deref(), r.namespace), ("namespaces", Some("ns1"), None));
+        assert_eq!(
+            (r.resource.as_str(), r.name.as_deref(), r.namespace),
+            ("namespaces", Some("ns1"), None)
+        );
         let r = req(Method::PUT, "/api/v1/namespaces/ns1/finalize", "").unwrap();
         assert_eq!(r.subresource.as_deref(), Some("finalize"));
         assert_eq!(r.verb, Verb::Update);

@@ -83,8 +83,12 @@ impl ApiError {
     }
     pub fn already_exists(group: &str, plural: &str, name: &str) -> ApiError {
         let q = Self::qualified(group, plural);
-        Self::new(409, "AlreadyExists", format!("{q} \"{name}\" already exists"))
-            .with_details(group, plural, name)
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{q} \"{name}\" already exists"),
+        )
+        .with_details(group, plural, name)
     }
     pub fn conflict(group: &str, plural: &str, name: &str, why: &str) -> ApiError {
         let q = Self::qualified(group, plural);
@@ -159,7 +163,11 @@ impl ApiError {
         )
     }
     pub fn not_found_path() -> ApiError {
-        Self::new(404, "NotFound", "the server could not find the requested resource")
+        Self::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
     }
     pub fn internal(message: impl Into<String>) -> ApiError {
         Self::new(500, "InternalError", message)

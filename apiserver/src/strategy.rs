@@ -51,6 +51,11 @@ pub trait Strategy: Send + Sync {
     fn graceful_delete(&self, _obj: &Value) -> bool {
         false
     }
+    /// Finalizers outside `metadata.finalizers` that hold a deleted object (a namespace's
+    /// `spec.finalizers`).
+    fn pending_finalizers(&self, _obj: &Value) -> bool {
+        false
+    }
 }
 
 /// The strategy of a resource.
@@ -63,10 +68,12 @@ pub fn of(group: &str, plural: &str) -> &'static dyn Strategy {
         ("", "secrets") => &Secrets,
         ("", "events") => &CoreEvents,
         ("", "nodes") => &Nodes,
-        ("apps", "deployments") => &Workloads { defaults: deployment_defaults },
-        ("apps", "replicasets") | ("apps", "statefulsets") | ("apps", "daemonsets") => {
-            &Workloads { defaults: no_defaults }
-        }
+        ("apps", "deployments") => &Workloads {
+            defaults: deployment_defaults,
+        },
+        ("apps", "replicasets") | ("apps", "statefulsets") | ("apps", "daemonsets") => &Workloads {
+            defaults: no_defaults,
+        },
         ("batch", "jobs") => &Jobs,
         _ => &Generic,
     }
@@ -110,9 +117,15 @@ impl Strategy for Namespaces {
         obj["status"] = json!({ "phase": "Active" });
         set_default(obj, &["spec", "finalizers"], json!(["kubernetes"]));
         // Upstream labels every namespace with its own name.
-        let name = obj.pointer("/metadata/name").cloned().unwrap_or(Value::Null);
+        let name = obj
+            .pointer("/metadata/name")
+            .cloned()
+            .unwrap_or(Value::Null);
         set_default(obj, &["metadata", "labels"], json!({}));
-        if let Some(labels) = obj.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
+        if let Some(labels) = obj
+            .pointer_mut("/metadata/labels")
+            .and_then(Value::as_object_mut)
+        {
             labels.insert("kubernetes.io/metadata.name".into(), name);
         }
     }
@@ -125,8 +138,10 @@ impl Strategy for Namespaces {
     fn field_labels(&self) -> &'static [&'static str] {
         &["status.phase"]
     }
-    fn graceful_delete(&self, _obj: &Value) -> bool {
-        true
+    fn pending_finalizers(&self, obj: &Value) -> bool {
+        obj.pointer("/spec/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty())
     }
 }
 
@@ -157,7 +172,11 @@ impl Strategy for Pods {
                 let latest = !image.contains(':') || image.ends_with(":latest");
                 let policy = if latest { "Always" } else { "IfNotPresent" };
                 set_default(c, &["imagePullPolicy"], json!(policy));
-                set_default(c, &["terminationMessagePath"], json!("/dev/termination-log"));
+                set_default(
+                    c,
+                    &["terminationMessagePath"],
+                    json!("/dev/termination-log"),
+                );
                 set_default(c, &["terminationMessagePolicy"], json!("File"));
                 set_default(c, &["resources"], json!({}));
             }
@@ -180,7 +199,11 @@ impl Strategy for Pods {
                 }
             }
             if let Some(s) = spec.as_object_mut() {
-                for field in ["activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds"] {
+                for field in [
+                    "activeDeadlineSeconds",
+                    "tolerations",
+                    "terminationGracePeriodSeconds",
+                ] {
                     s.remove(field);
                 }
             }
@@ -214,7 +237,9 @@ impl Strategy for Pods {
 }
 
 fn validate_pod_spec(spec: Option<&Value>, at: &str, causes: &mut Vec<Cause>) {
-    let containers = spec.and_then(|s| s.get("containers")).and_then(Value::as_array);
+    let containers = spec
+        .and_then(|s| s.get("containers"))
+        .and_then(Value::as_array);
     match containers {
         None => causes.push(Cause::required(format!("{at}.containers"))),
         Some(cs) if cs.is_empty() => causes.push(Cause::required(format!("{at}.containers"))),
@@ -222,7 +247,9 @@ fn validate_pod_spec(spec: Option<&Value>, at: &str, causes: &mut Vec<Cause>) {
             let mut seen = std::collections::HashSet::new();
             for (i, c) in cs.iter().enumerate() {
                 match c.get("name").and_then(Value::as_str) {
-                    None | Some("") => causes.push(Cause::required(format!("{at}.containers[{i}].name"))),
+                    None | Some("") => {
+                        causes.push(Cause::required(format!("{at}.containers[{i}].name")))
+                    }
                     Some(n) => {
                         if !seen.insert(n) {
                             causes.push(Cause {
@@ -233,7 +260,10 @@ fn validate_pod_spec(spec: Option<&Value>, at: &str, causes: &mut Vec<Cause>) {
                         }
                     }
                 }
-                if c.get("image").and_then(Value::as_str).is_none_or(str::is_empty) {
+                if c.get("image")
+                    .and_then(Value::as_str)
+                    .is_none_or(str::is_empty)
+                {
                     causes.push(Cause::required(format!("{at}.containers[{i}].image")));
                 }
             }
@@ -288,7 +318,10 @@ impl Strategy for Services {
         }
     }
     fn validate(&self, obj: &Value, causes: &mut Vec<Cause>) {
-        let kind = obj.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP");
+        let kind = obj
+            .pointer("/spec/type")
+            .and_then(Value::as_str)
+            .unwrap_or("ClusterIP");
         let headless = obj.pointer("/spec/clusterIP").and_then(Value::as_str) == Some("None");
         let ports = obj.pointer("/spec/ports").and_then(Value::as_array);
         if kind != "ExternalName" && !headless && ports.is_none_or(|p| p.is_empty()) {
@@ -309,8 +342,14 @@ impl Strategy for Services {
         immutable(new, old, "/spec/clusterIP", "spec.clusterIP", causes);
     }
     fn reservations(&self, obj: &mut Value, attempt: u32) -> Vec<Reservation> {
-        let kind = obj.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP");
-        let requested = obj.pointer("/spec/clusterIP").and_then(Value::as_str).map(str::to_string);
+        let kind = obj
+            .pointer("/spec/type")
+            .and_then(Value::as_str)
+            .unwrap_or("ClusterIP");
+        let requested = obj
+            .pointer("/spec/clusterIP")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         let ip = match requested.as_deref() {
             Some("None") => return Vec::new(),
             _ if kind == "ExternalName" => return Vec::new(),
@@ -328,8 +367,14 @@ impl Strategy for Services {
             spec.insert("clusterIP".into(), json!(ip));
             spec.insert("clusterIPs".into(), json!([ip]));
         }
-        let namespace = obj.pointer("/metadata/namespace").cloned().unwrap_or(Value::Null);
-        let name = obj.pointer("/metadata/name").cloned().unwrap_or(Value::Null);
+        let namespace = obj
+            .pointer("/metadata/namespace")
+            .cloned()
+            .unwrap_or(Value::Null);
+        let name = obj
+            .pointer("/metadata/name")
+            .cloned()
+            .unwrap_or(Value::Null);
         vec![Reservation {
             key: format!("/registry/ipaddresses/{ip}"),
             value: json!({
@@ -364,11 +409,17 @@ fn validate_immutable_data(_kind: &str, new: &Value, old: &Value, causes: &mut V
         return;
     }
     if new.get("immutable") != Some(&Value::Bool(true)) {
-        causes.push(Cause::forbidden("immutable", "field is immutable when `immutable` is set"));
+        causes.push(Cause::forbidden(
+            "immutable",
+            "field is immutable when `immutable` is set",
+        ));
     }
     for field in ["data", "binaryData", "stringData"] {
         if new.get(field) != old.get(field) {
-            causes.push(Cause::forbidden(field, "field is immutable when `immutable` is set"));
+            causes.push(Cause::forbidden(
+                field,
+                "field is immutable when `immutable` is set",
+            ));
         }
     }
 }
@@ -424,7 +475,11 @@ impl Strategy for Workloads {
     }
     fn validate(&self, obj: &Value, causes: &mut Vec<Cause>) {
         validate_selector_matches_template(obj, causes);
-        validate_pod_spec(obj.pointer("/spec/template/spec"), "spec.template.spec", causes);
+        validate_pod_spec(
+            obj.pointer("/spec/template/spec"),
+            "spec.template.spec",
+            causes,
+        );
     }
     fn validate_update(&self, new: &Value, old: &Value, causes: &mut Vec<Cause>) {
         immutable(new, old, "/spec/selector", "spec.selector", causes);
@@ -455,7 +510,11 @@ fn validate_selector_matches_template(obj: &Value, causes: &mut Vec<Cause>) {
         }
     };
     if parsed.is_empty() {
-        causes.push(Cause::invalid("spec.selector", selector, "empty selector is invalid for deployment"));
+        causes.push(Cause::invalid(
+            "spec.selector",
+            selector,
+            "empty selector is invalid for deployment",
+        ));
         return;
     }
     let empty = Map::new();
@@ -482,7 +541,11 @@ impl Strategy for Jobs {
         set_default(obj, &["spec", "suspend"], json!(false));
     }
     fn validate(&self, obj: &Value, causes: &mut Vec<Cause>) {
-        validate_pod_spec(obj.pointer("/spec/template/spec"), "spec.template.spec", causes);
+        validate_pod_spec(
+            obj.pointer("/spec/template/spec"),
+            "spec.template.spec",
+            causes,
+        );
     }
     fn validate_update(&self, new: &Value, old: &Value, causes: &mut Vec<Cause>) {
         immutable(new, old, "/spec/selector", "spec.selector", causes);

@@ -42,7 +42,8 @@ pub fn name_problem(name: &str, rule: NameRule) -> Option<String> {
 fn is_label_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         && s.starts_with(|c: char| c.is_ascii_alphanumeric())
         && s.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
@@ -59,7 +60,10 @@ const TOTAL_ANNOTATION_BYTES: usize = 256 * 1024;
 /// Checks `metadata`: name (unless generated), labels and annotations.
 pub fn validate_metadata(obj: &Value, rule: NameRule, causes: &mut Vec<Cause>) {
     let meta = obj.get("metadata");
-    let name = meta.and_then(|m| m.get("name")).and_then(Value::as_str).unwrap_or("");
+    let name = meta
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
     if name.is_empty() {
         causes.push(Cause {
             reason: "FieldValueRequired",
@@ -69,7 +73,10 @@ pub fn validate_metadata(obj: &Value, rule: NameRule, causes: &mut Vec<Cause>) {
     } else if let Some(problem) = name_problem(name, rule) {
         causes.push(Cause::invalid("metadata.name", name, &problem));
     }
-    if let Some(labels) = meta.and_then(|m| m.get("labels")).and_then(Value::as_object) {
+    if let Some(labels) = meta
+        .and_then(|m| m.get("labels"))
+        .and_then(Value::as_object)
+    {
         for (k, v) in labels {
             if !is_qualified_name(k) {
                 causes.push(Cause::invalid(
@@ -88,7 +95,10 @@ pub fn validate_metadata(obj: &Value, rule: NameRule, causes: &mut Vec<Cause>) {
             }
         }
     }
-    if let Some(annotations) = meta.and_then(|m| m.get("annotations")).and_then(Value::as_object) {
+    if let Some(annotations) = meta
+        .and_then(|m| m.get("annotations"))
+        .and_then(Value::as_object)
+    {
         let mut total = 0;
         for (k, v) in annotations {
             total += k.len() + v.as_str().map_or(0, str::len);

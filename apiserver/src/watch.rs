@@ -9,7 +9,9 @@ use futures::Stream;
 use keelson_storage::{EventKind, WatchMessage, WatchRequest};
 use serde_json::{json, Value};
 
-use crate::registry::{check_field_selector, decode_stored, selected, ListOptions, Registry, Target};
+use crate::registry::{
+    check_field_selector, decode_stored, selected, ListOptions, Registry, Target,
+};
 use crate::status::{ApiError, ApiResult};
 
 /// One watch event.
@@ -61,7 +63,11 @@ pub async fn watch(
     opts: WatchOptions,
 ) -> ApiResult<impl Stream<Item = WatchEvent> + Send + 'static> {
     check_field_selector(&target, &opts.list.fields)?;
-    let rv = opts.list.resource_version.clone().filter(|rv| !rv.is_empty());
+    let rv = opts
+        .list
+        .resource_version
+        .clone()
+        .filter(|rv| !rv.is_empty());
     let send_initial = match opts.send_initial_events {
         Some(true) => {
             if opts.list.resource_version_match.as_deref() != Some("NotOlderThan") {
@@ -101,7 +107,10 @@ pub async fn watch(
             .unwrap_or(0);
         if let Some(Value::Array(items)) = listed.get("items") {
             for item in items {
-                initial.push(WatchEvent { kind: "ADDED", object: item.clone() });
+                initial.push(WatchEvent {
+                    kind: "ADDED",
+                    object: item.clone(),
+                });
             }
         }
         if opts.send_initial_events == Some(true) {
@@ -109,22 +118,34 @@ pub async fn watch(
         }
         revision + 1
     } else {
-        let rv: u64 = rv
-            .as_deref()
-            .unwrap_or("0")
-            .parse()
-            .map_err(|_| ApiError::bad_request(format!("invalid resource version: {}", rv.as_deref().unwrap_or(""))))?;
+        let rv: u64 = rv.as_deref().unwrap_or("0").parse().map_err(|_| {
+            ApiError::bad_request(format!(
+                "invalid resource version: {}",
+                rv.as_deref().unwrap_or("")
+            ))
+        })?;
         rv + 1
     };
     let stream = registry.store().watch(WatchRequest {
         prefix: target.prefix().into_bytes(),
         start_revision: start_revision.max(1),
     });
-    let static_target = (target.in_namespace(None), target.namespace.map(str::to_string));
+    let static_target = (
+        target.in_namespace(None),
+        target.namespace.map(str::to_string),
+    );
     let timeout = opts.timeout.unwrap_or(DEFAULT_TIMEOUT);
     let list = opts.list;
     let allow_bookmarks = opts.allow_bookmarks;
-    Ok(async_stream(initial, stream, static_target, list, allow_bookmarks, timeout, start_revision))
+    Ok(async_stream(
+        initial,
+        stream,
+        static_target,
+        list,
+        allow_bookmarks,
+        timeout,
+        start_revision,
+    ))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -150,7 +171,9 @@ fn async_stream(
         }
         let mut store_watch = match store_watch {
             Ok(w) => w,
-            Err(keelson_storage::StoreError::Compacted { compact_revision, .. }) => {
+            Err(keelson_storage::StoreError::Compacted {
+                compact_revision, ..
+            }) => {
                 let err = ApiError::gone(format!(
                     "too old resource version: {} ({compact_revision})",
                     start_revision.saturating_sub(1)
@@ -173,19 +196,23 @@ fn async_stream(
             let events = match message {
                 WatchMessage::Events { events, .. } => events,
                 WatchMessage::Progress { revision } => {
-                    if allow_bookmarks && tx.send(bookmark(&target, revision, false)).await.is_err() {
+                    if allow_bookmarks && tx.send(bookmark(&target, revision, false)).await.is_err()
+                    {
                         return;
                     }
                     continue;
                 }
                 WatchMessage::Compacted { compact_revision } => {
-                    let err = ApiError::gone(format!("too old resource version: {compact_revision}"));
+                    let err =
+                        ApiError::gone(format!("too old resource version: {compact_revision}"));
                     let _ = tx.send(error_event(&err)).await;
                     return;
                 }
             };
             for event in events {
-                let Some(out) = translate(&event, &list) else { continue };
+                let Some(out) = translate(&event, &list) else {
+                    continue;
+                };
                 if tx.send(out).await.is_err() {
                     return;
                 }
@@ -199,7 +226,9 @@ fn async_stream(
 /// matching is ADDED, one that stops is DELETED.
 fn translate(event: &keelson_storage::Event, list: &ListOptions) -> Option<WatchEvent> {
     let prev = event.prev_kv.as_ref().and_then(|kv| decode_stored(kv).ok());
-    let was = prev.as_ref().is_some_and(|p| selected(p, &list.labels, &list.fields));
+    let was = prev
+        .as_ref()
+        .is_some_and(|p| selected(p, &list.labels, &list.fields));
     match event.kind {
         EventKind::Put => {
             let obj = decode_stored(&event.kv).ok()?;
@@ -219,9 +248,15 @@ fn translate(event: &keelson_storage::Event, list: &ListOptions) -> Option<Watch
             }
             let mut obj = prev?;
             if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-                meta.insert("resourceVersion".into(), json!(event.kv.mod_revision.to_string()));
+                meta.insert(
+                    "resourceVersion".into(),
+                    json!(event.kv.mod_revision.to_string()),
+                );
             }
-            Some(WatchEvent { kind: "DELETED", object: obj })
+            Some(WatchEvent {
+                kind: "DELETED",
+                object: obj,
+            })
         }
     }
 }

@@ -44,7 +44,10 @@ pub fn all() -> Vec<GeneratedFile> {
         "discovery/aggregated_apis.json".into(),
         &openapi::aggregated_discovery(false),
     ));
-    files.push(json_file("discovery/apis.json".into(), &openapi::api_group_list()));
+    files.push(json_file(
+        "discovery/apis.json".into(),
+        &openapi::api_group_list(),
+    ));
     documents.push_str(
         "pub const AGGREGATED_API: &str = include_str!(\"discovery/aggregated_api.json\");\n\
          pub const AGGREGATED_APIS: &str = include_str!(\"discovery/aggregated_apis.json\");\n\
@@ -154,7 +157,8 @@ mod tests {
     fn patch_operations_carry_what_kubectl_needs() {
         let spec: serde_json::Value =
             serde_json::from_str(&file("openapi/v3/apis__apps__v1_openapi.json")).unwrap();
-        let patch = &spec["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
+        let patch =
+            &spec["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
         assert_eq!(
             patch["x-kubernetes-group-version-kind"],
             serde_json::json!({"group": "apps", "kind": "Deployment", "version": "v1"})
@@ -162,8 +166,12 @@ mod tests {
         let params = patch["parameters"].as_array().unwrap();
         assert!(params.iter().any(|p| p["name"] == "fieldValidation"));
         let deployment = &spec["components"]["schemas"]["io.k8s.api.apps.v1.Deployment"];
-        assert_eq!(deployment["x-kubernetes-group-version-kind"][0]["kind"], "Deployment");
-        let containers = &spec["components"]["schemas"]["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"];
+        assert_eq!(
+            deployment["x-kubernetes-group-version-kind"][0]["kind"],
+            "Deployment"
+        );
+        let containers = &spec["components"]["schemas"]["io.k8s.api.core.v1.PodSpec"]["properties"]
+            ["containers"];
         assert_eq!(containers["x-kubernetes-patch-merge-key"], "name");
         assert_eq!(containers["x-kubernetes-patch-strategy"], "merge");
     }

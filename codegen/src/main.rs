@@ -14,7 +14,10 @@ use anyhow::{bail, Context};
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(name = "codegen", about = "Regenerate Keelson's generated files from the catalogue")]
+#[command(
+    name = "codegen",
+    about = "Regenerate Keelson's generated files from the catalogue"
+)]
 struct Cli {
     /// Fail if a generated file is stale instead of writing it.
     #[arg(long)]

@@ -115,7 +115,9 @@ pub fn issue_with_organization(
         .distinguished_name
         .push(DnType::CommonName, common_name);
     if let Some(org) = organization {
-        params.distinguished_name.push(DnType::OrganizationName, org);
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, org);
     }
     params.key_usages = vec![
         KeyUsagePurpose::DigitalSignature,

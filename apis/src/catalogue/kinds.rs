@@ -49,7 +49,6 @@ macro_rules! kinds {
     };
 }
 
-
 kinds![
     api::core::v1::Binding,
     api::core::v1::ComponentStatus,

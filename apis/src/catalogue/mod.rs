@@ -3,6 +3,7 @@
 
 pub mod kinds;
 mod patch_meta;
+mod protobuf_fields;
 mod upstream;
 
 use std::sync::LazyLock;
@@ -44,6 +45,47 @@ pub struct FieldMergeMeta {
     pub list_type: Option<&'static str>,
     pub list_map_keys: &'static [&'static str],
     pub map_type: Option<&'static str>,
+}
+
+/// A protobuf message of upstream's wire format, with its fields by number.
+#[derive(Debug)]
+pub struct ProtoMessage {
+    pub name: &'static str,
+    pub fields: &'static [ProtoField],
+}
+
+/// One field of a [`ProtoMessage`], by its JSON name (`""` for a Go struct embedded inline,
+/// whose fields belong to the parent object).
+#[derive(Debug)]
+pub struct ProtoField {
+    pub number: u32,
+    pub json_name: &'static str,
+    pub kind: ProtoKind,
+    pub repeated: bool,
+    /// Go writes non-pointer fields even when zero; for `omitempty` ones a zero value on the
+    /// wire means "unset" and is dropped, as upstream's JSON would not have it.
+    pub omit_empty: bool,
+}
+
+/// The type of a protobuf field.
+#[derive(Debug)]
+pub enum ProtoKind {
+    String,
+    Bytes,
+    Bool,
+    Int32,
+    Int64,
+    Uint32,
+    Uint64,
+    Double,
+    Float,
+    Message(&'static str),
+    Map(&'static ProtoKind, &'static ProtoKind),
+}
+
+/// The protobuf message of a fully qualified name such as `k8s.io.api.core.v1.ConfigMap`.
+pub fn proto_message(name: &str) -> Option<&'static ProtoMessage> {
+    protobuf_fields::message(name)
 }
 
 /// One served resource: the facts, its kind's type, and where its objects are stored.
@@ -214,15 +256,20 @@ mod tests {
         assert_eq!(svc.as_deref(), Some("/registry/services/specs/"));
         let deploy = find("apps", "v1", "deployments").map(|r| r.storage_prefix());
         assert_eq!(deploy.as_deref(), Some("/registry/deployments/"));
-        let hpa1 = find("autoscaling", "v1", "horizontalpodautoscalers").map(|r| r.storage_prefix());
-        let hpa2 = find("autoscaling", "v2", "horizontalpodautoscalers").map(|r| r.storage_prefix());
+        let hpa1 =
+            find("autoscaling", "v1", "horizontalpodautoscalers").map(|r| r.storage_prefix());
+        let hpa2 =
+            find("autoscaling", "v2", "horizontalpodautoscalers").map(|r| r.storage_prefix());
         assert_eq!(hpa1, hpa2);
     }
 
     #[test]
     fn core_group_comes_first_and_preferred_versions_lead() {
         let gvs = group_versions();
-        assert_eq!(gvs.first().map(|(g, v)| (*g, v.clone())), Some(("", vec!["v1"])));
+        assert_eq!(
+            gvs.first().map(|(g, v)| (*g, v.clone())),
+            Some(("", vec!["v1"]))
+        );
         let autoscaling = gvs.iter().find(|(g, _)| *g == "autoscaling");
         assert_eq!(autoscaling.map(|(_, v)| v.clone()), Some(vec!["v2", "v1"]));
     }

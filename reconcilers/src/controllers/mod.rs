@@ -1,0 +1,4 @@
+//! The built-in controllers.
+
+pub mod namespace;
+pub mod serviceaccount;
