@@ -527,7 +527,11 @@ async fn resource(
             let opts = write_options(query)?;
             let body = codec::decode_body(content_type, &body)?;
             let outcome = registry.update(&target, name, sub, body, &opts).await?;
-            Ok(outcome_response(outcome, format, &target))
+            Ok(outcome_response(
+                subresource_outcome(&target, sub, outcome)?,
+                format,
+                &target,
+            ))
         }
         Verb::Patch => {
             let opts = write_options(query)?;
@@ -550,14 +554,11 @@ async fn resource(
                     &opts,
                 )
                 .await?;
-            let outcome = match sub {
-                Some("scale") => Outcome {
-                    object: crate::registry::subresource_view(&target, sub, &outcome.object)?,
-                    ..outcome
-                },
-                _ => outcome,
-            };
-            Ok(outcome_response(outcome, format, &target))
+            Ok(outcome_response(
+                subresource_outcome(&target, sub, outcome)?,
+                format,
+                &target,
+            ))
         }
         Verb::Delete => {
             let opts = write_options(query)?;
@@ -574,6 +575,18 @@ async fn resource(
             Ok(object_response(200, format, &target, &list, include_object))
         }
     }
+}
+
+/// A write to a subresource answers with the subresource's view (a Scale for `scale`).
+fn subresource_outcome(
+    target: &Target<'_>,
+    sub: Option<&str>,
+    outcome: Outcome,
+) -> ApiResult<Outcome> {
+    Ok(Outcome {
+        object: crate::registry::subresource_view(target, sub, &outcome.object)?,
+        ..outcome
+    })
 }
 
 /// `serviceaccounts/{name}/token`: a TokenRequest answered with a signed token.

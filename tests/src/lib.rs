@@ -1,11 +1,13 @@
 //! End-to-end test support: run the real `keelson` binary as separate processes, make the
-//! cluster's certificates with the same commands the README documents, and check recorded
-//! histories for linearizability.
+//! cluster's certificates with the same commands the README documents, check recorded
+//! histories for linearizability, and drive the real kubectl against `keelson up`
+//! ([`cluster`]).
 //!
 //! The binary is the one cargo built next to the test executable (`tests/run.sh` builds it
 //! first); set `KEELSON_BIN` to use another. A missing binary fails the test with a message
 //! saying how to build it.
 
+pub mod cluster;
 pub mod linearizability;
 
 use std::net::TcpListener;
