@@ -14,4 +14,7 @@ cargo fmt --all --check
 # One build of every target: the binary for the end-to-end tests and every test. Keep these
 # commands workspace-wide so dependency features (and so RocksDB's build) never differ.
 cargo build --workspace --all-targets
+# Generated files must match the catalogue (the binary comes from the build above).
+"${CARGO_TARGET_DIR:-target}/debug/codegen" --check
+# The end-to-end tests install the real kubectl themselves (tests/tools/install-kubectl.sh).
 cargo test --workspace --no-fail-fast

@@ -206,7 +206,8 @@ async fn bootstrap(registry: &Registry, advertise: SocketAddr) -> anyhow::Result
         |group: &'static str, plural: &'static str, namespace: Option<&'static str>, obj: Value| {
             let opts = opts.clone();
             async move {
-                let version = if group.is_empty() { "v1" } else { "v1" };
+                // Every bootstrap object is of a v1 resource.
+                let version = "v1";
                 let target = Target::find(group, version, plural, namespace)
                     .with_context(|| format!("{plural} is missing from the route table"))?;
                 match registry.create(&target, obj, &opts).await {

@@ -1135,7 +1135,7 @@ mod subresource {
             Some("scale") => {
                 let selector = obj
                     .pointer("/spec/selector")
-                    .map(|s| selector_string(s))
+                    .map(selector_string)
                     .unwrap_or_default();
                 let meta = obj.get("metadata").cloned().unwrap_or(json!({}));
                 let mut scale_meta = json!({});

@@ -90,7 +90,10 @@ pub fn all() -> Vec<GeneratedFile> {
         path: "mod.rs".into(),
         contents: format!(
             "{HEADER}//! What codegen writes from the catalogue: the route table and the documents.\n\n\
+             // The files are written as codegen lays them out; rustfmt leaves them be.\n\
+             #[rustfmt::skip]\n\
              pub(crate) mod documents;\n\
+             #[rustfmt::skip]\n\
              pub(crate) mod routes;\n\n\
              pub(crate) use crate::documents::GroupVersionDocuments;\n\
              pub(crate) use crate::registry::Route;\n"
