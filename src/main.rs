@@ -35,6 +35,9 @@ enum Command {
     /// Run Keelson on this machine: a single-member store and the API server (controllers,
     /// scheduler and node join them as they are built).
     Up(UpArgs),
+    /// Run one member of an HA cluster: a store member and an API server. Three of them
+    /// serve the same objects; any of them answers kubectl.
+    Server(ServerArgs),
     /// The replicated key-value store: run a member, or talk to a running one.
     Store(StoreArgs),
     /// Benchmarks that print figures.
@@ -136,6 +139,16 @@ struct UpArgs {
     /// Where Keelson keeps its data, certificates and the admin kubeconfig.
     #[arg(long, default_value = ".keelson")]
     data_dir: PathBuf,
+    #[command(flatten)]
+    api: ApiArgs,
+    /// Address of the store's mutual-TLS port.
+    #[arg(long, default_value = "127.0.0.1:7380")]
+    store_listen: SocketAddr,
+}
+
+/// The API server's flags, shared by `up` and `server`.
+#[derive(Args)]
+struct ApiArgs {
     /// Address the API server listens on.
     #[arg(long, default_value = "0.0.0.0")]
     bind_address: std::net::IpAddr,
@@ -155,9 +168,19 @@ struct UpArgs {
     /// How long Events live, such as `1h` or `90s`.
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
     event_ttl: Duration,
-    /// Address of the store's mutual-TLS port.
-    #[arg(long, default_value = "127.0.0.1:7380")]
-    store_listen: SocketAddr,
+}
+
+#[derive(Args)]
+struct ServerArgs {
+    #[command(flatten)]
+    store: ServeArgs,
+    #[command(flatten)]
+    api: ApiArgs,
+    /// The API CA shared by every server of the cluster (ca.crt, ca.key; the service-account
+    /// key sa.key is made there on first use): every server's certificate comes from it, so
+    /// one kubeconfig works against any server.
+    #[arg(long)]
+    api_ca_dir: PathBuf,
 }
 
 /// A duration as upstream's flags write them: `1h`, `30m`, `90s`, `1h30m`.
@@ -247,6 +270,7 @@ fn main() {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Up(args) => up(args).await,
+        Command::Server(args) => server(args).await,
         Command::Store(store) => run_store(store.command, &store.client).await,
         Command::Bench(BenchCommand::Store(args)) => bench::store(args).await,
     }
@@ -443,13 +467,46 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         compaction_interval_seconds: 300,
     };
     let member = start_member(&store_args, None).await?;
+    serve_api(member, &args.data_dir, &args.api, None, "keelson is up").await
+}
+
+/// Runs one member of an HA cluster: a store member and an API server.
+async fn server(args: ServerArgs) -> anyhow::Result<()> {
+    if args.store.peers.is_empty() {
+        bail!(
+            "`keelson server` runs a member of an HA cluster: give --peers (or use `keelson up`)"
+        );
+    }
+    let pki_dir = args.store.data_dir.join("pki");
+    let member = start_member(&args.store, Some(pki_dir)).await?;
+    let banner = format!("keelson server {} is up", member.id());
+    serve_api(
+        member,
+        &args.store.data_dir,
+        &args.api,
+        Some(args.api_ca_dir),
+        &banner,
+    )
+    .await
+}
+
+/// Starts the API server and the controllers over a running store member, says where the
+/// kubeconfig is, and serves until Ctrl-C.
+async fn serve_api(
+    member: Member,
+    data_dir: &Path,
+    args: &ApiArgs,
+    ca_dir: Option<PathBuf>,
+    banner: &str,
+) -> anyhow::Result<()> {
     let mut config = keelson_apiserver::ApiServerConfig::new(
-        args.data_dir.clone(),
+        data_dir.to_path_buf(),
         SocketAddr::new(args.bind_address, args.secure_port),
     );
     config.advertise_address = args.advertise_address;
     config.token_auth_file = args.token_auth_file.clone();
     config.event_ttl = args.event_ttl;
+    config.ca_dir = ca_dir;
     if args.authorization_mode == "AlwaysAllow" {
         config.authorization_mode = keelson_apiserver::auth::AuthorizationMode::AlwaysAllow;
     }
@@ -459,7 +516,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     let kubeconfig = std::fs::canonicalize(server.kubeconfig())
         .unwrap_or_else(|_| server.kubeconfig().to_path_buf());
     println!(
-        "keelson is up: API server on https://{} (store member on {})",
+        "{banner}: API server on https://{} (store member on {})",
         server.advertised(),
         member.address()
     );

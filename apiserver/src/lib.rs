@@ -57,6 +57,9 @@ pub struct ApiServerConfig {
     pub authorization_mode: AuthorizationMode,
     /// How long Events live.
     pub event_ttl: Duration,
+    /// A CA (and service-account key) shared by the servers of an HA cluster; by default
+    /// each data dir has its own.
+    pub ca_dir: Option<PathBuf>,
 }
 
 impl ApiServerConfig {
@@ -68,6 +71,7 @@ impl ApiServerConfig {
             token_auth_file: None,
             authorization_mode: AuthorizationMode::default(),
             event_ttl: Duration::from_secs(3600),
+            ca_dir: None,
         }
     }
 }
@@ -122,7 +126,10 @@ impl ApiServer {
     /// Makes the PKI if missing, writes the admin kubeconfig, creates the bootstrap
     /// objects, and starts serving HTTPS.
     pub async fn start(store: Member, config: ApiServerConfig) -> anyhow::Result<ApiServer> {
-        let pki = pki::ApiServerPki::in_data_dir(&config.data_dir);
+        let mut pki = pki::ApiServerPki::in_data_dir(&config.data_dir);
+        if let Some(shared) = &config.ca_dir {
+            pki.use_shared_ca(shared);
+        }
         let mut sans = Vec::new();
         if let Some(ip) = config.advertise_address {
             sans.push(ip.to_string());

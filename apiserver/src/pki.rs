@@ -28,6 +28,12 @@ impl ApiServerPki {
         }
     }
 
+    /// Uses a CA (and service-account key) shared by the servers of an HA cluster.
+    pub fn use_shared_ca(&mut self, dir: &Path) {
+        self.ca_dir = dir.to_path_buf();
+        self.service_account_key = dir.join("sa.key");
+    }
+
     /// Makes whatever is missing; what exists is kept.
     pub fn ensure(&self, extra_sans: &[String]) -> anyhow::Result<()> {
         if !self.ca_dir.join(pki::CA_KEY).exists() {

@@ -78,10 +78,22 @@ impl TokenIssuer {
             options.write(true).create_new(true);
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            // Servers sharing a CA dir may race to make the key: the first one wins.
+            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
             let mut file = options
-                .open(path)
-                .with_context(|| format!("cannot create {}", path.display()))?;
+                .open(&tmp)
+                .with_context(|| format!("cannot create {}", tmp.display()))?;
             std::io::Write::write_all(&mut file, key.serialize_pem().as_bytes())?;
+            file.sync_all()?;
+            let linked = std::fs::hard_link(&tmp, path);
+            let _ = std::fs::remove_file(&tmp);
+            match linked {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err(e).with_context(|| format!("cannot create {}", path.display()))
+                }
+            }
         }
         let pem = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;

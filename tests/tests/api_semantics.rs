@@ -7,10 +7,13 @@ use std::time::Duration;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions, WatchEvent, WatchParams};
-use kube::{Api, Client};
 use keelson_apiserver::{ApiServer, ApiServerConfig};
 use keelson_storage::{pki, Member, MemberConfig};
+use kube::api::{
+    DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions, WatchEvent,
+    WatchParams,
+};
+use kube::{Api, Client};
 use serde_json::json;
 
 struct InProcess {
@@ -24,20 +27,41 @@ async fn start() -> InProcess {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().to_path_buf();
     pki::init_ca(&data.join("ca"), "test-ca").expect("CA");
-    pki::issue(&data.join("ca"), &data.join("pki"), "member-1", &pki::default_sans()).expect("identity");
+    pki::issue(
+        &data.join("ca"),
+        &data.join("pki"),
+        "member-1",
+        &pki::default_sans(),
+    )
+    .expect("identity");
     let identity = pki::TlsIdentity::load(&data.join("pki")).expect("identity");
-    let mut config = MemberConfig::single(data.join("store"), "127.0.0.1:0".parse().expect("address"), identity);
+    let mut config = MemberConfig::single(
+        data.join("store"),
+        "127.0.0.1:0".parse().expect("address"),
+        identity,
+    );
     config.progress_interval = Duration::from_millis(100);
     let member = Member::start(config).await.expect("store member");
-    let server = ApiServer::start(member.clone(), ApiServerConfig::new(data, "127.0.0.1:0".parse().expect("address")))
-        .await
-        .expect("API server");
+    let server = ApiServer::start(
+        member.clone(),
+        ApiServerConfig::new(data, "127.0.0.1:0".parse().expect("address")),
+    )
+    .await
+    .expect("API server");
     let client = Client::new(server.service(), "default");
-    InProcess { member, client, _server: server, _dir: dir }
+    InProcess {
+        member,
+        client,
+        _server: server,
+        _dir: dir,
+    }
 }
 
 fn cm(name: &str, labels: serde_json::Value) -> ConfigMap {
-    serde_json::from_value(json!({ "metadata": { "name": name, "labels": labels }, "data": { "k": "v" } })).expect("ConfigMap")
+    serde_json::from_value(
+        json!({ "metadata": { "name": name, "labels": labels }, "data": { "k": "v" } }),
+    )
+    .expect("ConfigMap")
 }
 
 fn code(err: kube::Error) -> u16 {
@@ -53,7 +77,12 @@ async fn paging_selectors_dry_run_and_generate_name() {
     let api: Api<ConfigMap> = Api::namespaced(c.client.clone(), "default");
     for i in 0..25 {
         let tier = if i % 2 == 0 { "even" } else { "odd" };
-        api.create(&PostParams::default(), &cm(&format!("cm-{i:02}"), json!({ "tier": tier }))).await.expect("create");
+        api.create(
+            &PostParams::default(),
+            &cm(&format!("cm-{i:02}"), json!({ "tier": tier })),
+        )
+        .await
+        .expect("create");
     }
     // Pages of 10 at one revision give every object once.
     let mut names = Vec::new();
@@ -69,40 +98,107 @@ async fn paging_selectors_dry_run_and_generate_name() {
         }
     }
     assert_eq!(names.len(), 25);
-    assert!(revisions.windows(2).all(|w| w[0] == w[1]), "pages read at one revision: {revisions:?}");
-    let odd = api.list(&ListParams::default().labels("tier=odd")).await.expect("list");
+    assert!(
+        revisions.windows(2).all(|w| w[0] == w[1]),
+        "pages read at one revision: {revisions:?}"
+    );
+    let odd = api
+        .list(&ListParams::default().labels("tier=odd"))
+        .await
+        .expect("list");
     assert_eq!(odd.items.len(), 12);
-    let set = api.list(&ListParams::default().labels("tier in (odd,even),tier!=even")).await.expect("list");
+    let set = api
+        .list(&ListParams::default().labels("tier in (odd,even),tier!=even"))
+        .await
+        .expect("list");
     assert_eq!(set.items.len(), 12);
-    let by_name = api.list(&ListParams::default().fields("metadata.name=cm-03")).await.expect("list");
+    let by_name = api
+        .list(&ListParams::default().fields("metadata.name=cm-03"))
+        .await
+        .expect("list");
     assert_eq!(by_name.items.len(), 1);
-    let err = api.list(&ListParams::default().fields("spec.nodeName=x")).await.expect_err("unsupported field");
+    let err = api
+        .list(&ListParams::default().fields("spec.nodeName=x"))
+        .await
+        .expect_err("unsupported field");
     assert_eq!(code(err), 400);
 
     // Dry run validates and answers, but stores nothing.
-    let dry = api.create(&PostParams { dry_run: true, ..Default::default() }, &cm("dry", json!({}))).await.expect("dry run");
+    let dry = api
+        .create(
+            &PostParams {
+                dry_run: true,
+                ..Default::default()
+            },
+            &cm("dry", json!({})),
+        )
+        .await
+        .expect("dry run");
     assert_eq!(dry.metadata.name.as_deref(), Some("dry"));
     assert_eq!(code(api.get("dry").await.expect_err("not stored")), 404);
 
     let mut generated = cm("", json!({}));
     generated.metadata.name = None;
     generated.metadata.generate_name = Some("gen-".into());
-    let made = api.create(&PostParams::default(), &generated).await.expect("generateName");
+    let made = api
+        .create(&PostParams::default(), &generated)
+        .await
+        .expect("generateName");
     let name = made.metadata.name.unwrap_or_default();
     assert!(name.starts_with("gen-") && name.len() == 9, "{name}");
 
     // deletecollection by label.
-    api.delete_collection(&DeleteParams::default(), &ListParams::default().labels("tier=even")).await.expect("deletecollection");
-    assert!(api.list(&ListParams::default().labels("tier=even")).await.expect("list").items.is_empty());
-    assert_eq!(api.list(&ListParams::default().labels("tier=odd")).await.expect("list").items.len(), 12);
+    api.delete_collection(
+        &DeleteParams::default(),
+        &ListParams::default().labels("tier=even"),
+    )
+    .await
+    .expect("deletecollection");
+    assert!(api
+        .list(&ListParams::default().labels("tier=even"))
+        .await
+        .expect("list")
+        .items
+        .is_empty());
+    assert_eq!(
+        api.list(&ListParams::default().labels("tier=odd"))
+            .await
+            .expect("list")
+            .items
+            .len(),
+        12
+    );
 
     // Pod field selectors that upstream supports.
     let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
     let pod: Pod = serde_json::from_value(json!({ "metadata": { "name": "p1" }, "spec": { "nodeName": "n1", "containers": [{ "name": "c", "image": "busybox" }] } })).expect("pod");
-    pods.create(&PostParams::default(), &pod).await.expect("pod");
-    assert_eq!(pods.list(&ListParams::default().fields("spec.nodeName=n1")).await.expect("list").items.len(), 1);
-    assert_eq!(pods.list(&ListParams::default().fields("spec.nodeName=n2")).await.expect("list").items.len(), 0);
-    assert_eq!(pods.list(&ListParams::default().fields("status.phase=Pending")).await.expect("list").items.len(), 1);
+    pods.create(&PostParams::default(), &pod)
+        .await
+        .expect("pod");
+    assert_eq!(
+        pods.list(&ListParams::default().fields("spec.nodeName=n1"))
+            .await
+            .expect("list")
+            .items
+            .len(),
+        1
+    );
+    assert_eq!(
+        pods.list(&ListParams::default().fields("spec.nodeName=n2"))
+            .await
+            .expect("list")
+            .items
+            .len(),
+        0
+    );
+    assert_eq!(
+        pods.list(&ListParams::default().fields("status.phase=Pending"))
+            .await
+            .expect("list")
+            .items
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -111,16 +207,40 @@ async fn finalizers_preconditions_and_status_split() {
     let api: Api<ConfigMap> = Api::namespaced(c.client.clone(), "default");
     let mut held = cm("held", json!({}));
     held.metadata.finalizers = Some(vec!["example.com/hold".into()]);
-    let created = api.create(&PostParams::default(), &held).await.expect("create");
+    let created = api
+        .create(&PostParams::default(), &held)
+        .await
+        .expect("create");
     // A wrong uid precondition refuses the delete.
-    let wrong = DeleteParams { preconditions: Some(Preconditions { uid: Some("nope".into()), resource_version: None }), ..Default::default() };
-    assert_eq!(code(api.delete("held", &wrong).await.expect_err("precondition")), 409);
-    let right = DeleteParams { preconditions: Some(Preconditions { uid: created.metadata.uid.clone(), resource_version: None }), ..Default::default() };
+    let wrong = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: Some("nope".into()),
+            resource_version: None,
+        }),
+        ..Default::default()
+    };
+    assert_eq!(
+        code(api.delete("held", &wrong).await.expect_err("precondition")),
+        409
+    );
+    let right = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: created.metadata.uid.clone(),
+            resource_version: None,
+        }),
+        ..Default::default()
+    };
     api.delete("held", &right).await.expect("delete");
     // The finalizer holds it, marked for deletion.
     let marked = api.get("held").await.expect("still there");
     assert!(marked.metadata.deletion_timestamp.is_some());
-    api.patch("held", &PatchParams::default(), &Patch::Merge(json!({ "metadata": { "finalizers": null } }))).await.expect("remove finalizer");
+    api.patch(
+        "held",
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "metadata": { "finalizers": null } })),
+    )
+    .await
+    .expect("remove finalizer");
     assert_eq!(code(api.get("held").await.expect_err("gone")), 404);
 
     // Status and spec are written separately; generation follows spec only.
@@ -131,18 +251,47 @@ async fn finalizers_preconditions_and_status_split() {
         "status": { "replicas": 99 },
     }))
     .expect("deployment");
-    let made = deployments.create(&PostParams::default(), &d).await.expect("create");
-    assert_eq!(made.status.and_then(|s| s.replicas), None, "status is reset on create");
+    let made = deployments
+        .create(&PostParams::default(), &d)
+        .await
+        .expect("create");
+    assert_eq!(
+        made.status.and_then(|s| s.replicas),
+        None,
+        "status is reset on create"
+    );
     assert_eq!(made.metadata.generation, Some(1));
-    deployments.patch_status("d", &PatchParams::default(), &Patch::Merge(json!({ "status": { "replicas": 3 }, "spec": { "replicas": 7 } }))).await.expect("status");
+    deployments
+        .patch_status(
+            "d",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "status": { "replicas": 3 }, "spec": { "replicas": 7 } })),
+        )
+        .await
+        .expect("status");
     let after = deployments.get("d").await.expect("get");
     assert_eq!(after.status.as_ref().and_then(|s| s.replicas), Some(3));
-    assert_eq!(after.spec.as_ref().and_then(|s| s.replicas), Some(1), "the status subresource leaves spec alone");
+    assert_eq!(
+        after.spec.as_ref().and_then(|s| s.replicas),
+        Some(1),
+        "the status subresource leaves spec alone"
+    );
     assert_eq!(after.metadata.generation, Some(1));
-    deployments.patch("d", &PatchParams::default(), &Patch::Merge(json!({ "spec": { "replicas": 2 }, "status": { "replicas": 0 } }))).await.expect("spec");
+    deployments
+        .patch(
+            "d",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "spec": { "replicas": 2 }, "status": { "replicas": 0 } })),
+        )
+        .await
+        .expect("spec");
     let after = deployments.get("d").await.expect("get");
     assert_eq!(after.metadata.generation, Some(2));
-    assert_eq!(after.status.as_ref().and_then(|s| s.replicas), Some(3), "the main resource leaves status alone");
+    assert_eq!(
+        after.status.as_ref().and_then(|s| s.replicas),
+        Some(3),
+        "the main resource leaves status alone"
+    );
     // The selector is immutable.
     let err = deployments
         .patch("d", &PatchParams::default(), &Patch::Merge(json!({ "spec": { "selector": { "matchLabels": { "a": "c" } }, "template": { "metadata": { "labels": { "a": "c" } } } } })))
@@ -155,19 +304,38 @@ async fn finalizers_preconditions_and_status_split() {
 async fn watch_from_a_revision_bookmarks_and_gone() {
     let c = start().await;
     let api: Api<ConfigMap> = Api::namespaced(c.client.clone(), "default");
-    let first = api.create(&PostParams::default(), &cm("w1", json!({}))).await.expect("create");
+    let first = api
+        .create(&PostParams::default(), &cm("w1", json!({})))
+        .await
+        .expect("create");
     let rv = first.metadata.resource_version.clone().unwrap_or_default();
-    api.create(&PostParams::default(), &cm("w2", json!({}))).await.expect("create");
-    api.delete("w1", &DeleteParams::default()).await.expect("delete");
+    api.create(&PostParams::default(), &cm("w2", json!({})))
+        .await
+        .expect("create");
+    api.delete("w1", &DeleteParams::default())
+        .await
+        .expect("delete");
     // From w1's revision: exactly what happened after it, then bookmarks.
-    let mut stream = api.watch(&WatchParams::default().timeout(10), &rv).await.expect("watch").boxed();
+    let mut stream = api
+        .watch(&WatchParams::default().timeout(10), &rv)
+        .await
+        .expect("watch")
+        .boxed();
     let mut seen = Vec::new();
     let mut bookmark = false;
     while !(seen.len() == 2 && bookmark) {
-        let event = tokio::time::timeout(Duration::from_secs(10), stream.try_next()).await.expect("event in time").expect("ok").expect("open");
+        let event = tokio::time::timeout(Duration::from_secs(10), stream.try_next())
+            .await
+            .expect("event in time")
+            .expect("ok")
+            .expect("open");
         match event {
-            WatchEvent::Added(o) => seen.push(format!("added {}", o.metadata.name.unwrap_or_default())),
-            WatchEvent::Deleted(o) => seen.push(format!("deleted {}", o.metadata.name.unwrap_or_default())),
+            WatchEvent::Added(o) => {
+                seen.push(format!("added {}", o.metadata.name.unwrap_or_default()))
+            }
+            WatchEvent::Deleted(o) => {
+                seen.push(format!("deleted {}", o.metadata.name.unwrap_or_default()))
+            }
             WatchEvent::Bookmark(_) => bookmark = true,
             other => panic!("unexpected {other:?}"),
         }
@@ -177,8 +345,16 @@ async fn watch_from_a_revision_bookmarks_and_gone() {
     // After compaction, the old revision is gone: 410.
     let current = c.member.status().revision;
     c.member.compact(current).await.expect("compact");
-    let mut stream = api.watch(&WatchParams::default(), &rv).await.expect("watch").boxed();
-    let event = tokio::time::timeout(Duration::from_secs(10), stream.try_next()).await.expect("in time").expect("ok").expect("an event");
+    let mut stream = api
+        .watch(&WatchParams::default(), &rv)
+        .await
+        .expect("watch")
+        .boxed();
+    let event = tokio::time::timeout(Duration::from_secs(10), stream.try_next())
+        .await
+        .expect("in time")
+        .expect("ok")
+        .expect("an event");
     match event {
         WatchEvent::Error(e) => assert_eq!(e.code, 410),
         other => panic!("expected 410 Gone, got {other:?}"),
