@@ -14,6 +14,7 @@
 
 pub mod auth;
 pub mod codec;
+pub mod conversion;
 pub mod documents;
 mod generated;
 pub mod handler;

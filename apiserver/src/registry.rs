@@ -103,6 +103,32 @@ impl<'a> Target<'a> {
         })
     }
 
+    /// A stored object as this resource's version serves it.
+    pub fn from_storage(&self, obj: Value) -> Value {
+        crate::conversion::from_storage(
+            self.resource.group(),
+            self.resource.version(),
+            self.resource.plural(),
+            obj,
+        )
+    }
+
+    /// Reads a stored value as this resource's version.
+    pub fn decode(&self, kv: &KeyValue) -> ApiResult<Value> {
+        decode_stored(kv).map(|obj| self.from_storage(obj))
+    }
+
+    /// The bytes to store for an object of this resource's version.
+    fn encode(&self, obj: &Value) -> Vec<u8> {
+        let stored = crate::conversion::to_storage(
+            self.resource.group(),
+            self.resource.version(),
+            self.resource.plural(),
+            obj.clone(),
+        );
+        encode(&stored)
+    }
+
     /// The same resource in another namespace.
     pub fn in_namespace<'b>(&self, namespace: Option<&'b str>) -> Target<'b> {
         Target {
@@ -373,7 +399,7 @@ impl Registry {
 
     pub async fn get(&self, target: &Target<'_>, name: &str) -> ApiResult<Value> {
         match self.read_kv(&target.key(name)).await? {
-            Some(kv) => decode_stored(&kv),
+            Some(kv) => target.decode(&kv),
             None => Err(target.not_found(name)),
         }
     }
@@ -435,7 +461,7 @@ impl Registry {
             let total = page.kvs.len();
             for (i, kv) in page.kvs.iter().enumerate() {
                 start_after = kv.key.clone();
-                let obj = decode_stored(kv)?;
+                let obj = target.decode(kv)?;
                 if selected(&obj, &opts.labels, &opts.fields) {
                     items.push(obj);
                 }
@@ -489,22 +515,28 @@ impl Registry {
         Ok(())
     }
 
-    /// A lease shared by the events written in the same minute, so they expire after
-    /// `--event-ttl` without one lease per event.
+    /// A lease shared by the events written in one window (a minute, or the TTL when
+    /// shorter), so they expire between `--event-ttl` and TTL + window without one lease
+    /// per event.
+    fn event_lease_window(&self) -> Duration {
+        self.event_ttl
+            .clamp(Duration::from_secs(1), Duration::from_secs(60))
+    }
+
     async fn event_lease(&self) -> ApiResult<u64> {
         let reusable = {
             let cached = self
                 .event_lease
                 .lock()
                 .map_err(|_| ApiError::internal("lease cache poisoned"))?;
-            cached.filter(|(_, granted)| granted.elapsed() < Duration::from_secs(60))
+            cached.filter(|(_, granted)| granted.elapsed() < self.event_lease_window())
         };
         if let Some((id, _)) = reusable {
             return Ok(id);
         }
         let lease = self
             .store
-            .lease_grant(self.event_ttl.as_secs().max(1) + 60)
+            .lease_grant(self.event_ttl.as_secs().max(1) + self.event_lease_window().as_secs())
             .await?;
         if let Ok(mut cached) = self.event_lease.lock() {
             *cached = Some((lease.id, Instant::now()));
@@ -628,7 +660,7 @@ impl Registry {
             }];
             let mut success = vec![Op::Put {
                 key: key.clone().into_bytes(),
-                value: encode(&obj),
+                value: target.encode(&obj),
                 lease,
             }];
             for r in &reservations {
@@ -682,7 +714,7 @@ impl Registry {
     async fn current(&self, target: &Target<'_>, name: &str) -> ApiResult<(KeyValue, Value)> {
         match self.read_kv(&target.key(name)).await? {
             Some(kv) => {
-                let obj = decode_stored(&kv)?;
+                let obj = target.decode(&kv)?;
                 Ok((kv, obj))
             }
             None => Err(target.not_found(name)),
@@ -896,7 +928,7 @@ impl Registry {
         } else {
             Op::Put {
                 key: key.clone().into_bytes(),
-                value: encode(&new),
+                value: target.encode(&new),
                 lease: kv.lease,
             }
         }];
@@ -1027,7 +1059,7 @@ impl Registry {
                         }],
                         success: vec![Op::Put {
                             key: key.into_bytes(),
-                            value: encode(&marked),
+                            value: target.encode(&marked),
                             lease: kv.lease,
                         }],
                         failure: vec![],

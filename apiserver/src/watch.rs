@@ -9,9 +9,7 @@ use futures::Stream;
 use keelson_storage::{EventKind, WatchMessage, WatchRequest};
 use serde_json::{json, Value};
 
-use crate::registry::{
-    check_field_selector, decode_stored, selected, ListOptions, Registry, Target,
-};
+use crate::registry::{check_field_selector, selected, ListOptions, Registry, Target};
 use crate::status::{ApiError, ApiResult};
 
 /// One watch event.
@@ -210,7 +208,7 @@ fn async_stream(
                 }
             };
             for event in events {
-                let Some(out) = translate(&event, &list) else {
+                let Some(out) = translate(&target, &event, &list) else {
                     continue;
                 };
                 if tx.send(out).await.is_err() {
@@ -224,14 +222,18 @@ fn async_stream(
 
 /// A store event as a watch event, with selector transitions: an object that starts
 /// matching is ADDED, one that stops is DELETED.
-fn translate(event: &keelson_storage::Event, list: &ListOptions) -> Option<WatchEvent> {
-    let prev = event.prev_kv.as_ref().and_then(|kv| decode_stored(kv).ok());
+fn translate(
+    target: &Target<'_>,
+    event: &keelson_storage::Event,
+    list: &ListOptions,
+) -> Option<WatchEvent> {
+    let prev = event.prev_kv.as_ref().and_then(|kv| target.decode(kv).ok());
     let was = prev
         .as_ref()
         .is_some_and(|p| selected(p, &list.labels, &list.fields));
     match event.kind {
         EventKind::Put => {
-            let obj = decode_stored(&event.kv).ok()?;
+            let obj = target.decode(&event.kv).ok()?;
             let is = selected(&obj, &list.labels, &list.fields);
             let kind = match (was, is, prev.is_some()) {
                 (_, true, false) => "ADDED",

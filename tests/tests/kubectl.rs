@@ -783,3 +783,84 @@ fn restart_keeps_objects_and_certificates() {
         ca
     );
 }
+
+#[test]
+fn events_are_served_in_both_versions_and_expire() {
+    let k = KeelsonUp::start(&["--event-ttl", "2s"]);
+    k.ok_stdin(
+        &["create", "-f", "-"],
+        r#"
+apiVersion: events.k8s.io/v1
+kind: Event
+metadata: {name: pulled.1, namespace: default}
+eventTime: "2026-01-01T00:00:00.000000Z"
+reportingController: kubelet
+reportingInstance: node-1
+action: Pull
+reason: Pulled
+note: Successfully pulled the image
+type: Normal
+regarding: {kind: Pod, name: web-1, namespace: default, uid: u-1}
+"#,
+    );
+    // The core view of the same object.
+    let core = json(&k.ok(&["get", "events.v1.", "pulled.1", "-o", "json"]));
+    assert_eq!(core["apiVersion"], "v1");
+    assert_eq!(core["message"], "Successfully pulled the image");
+    assert_eq!(core["involvedObject"]["name"], "web-1");
+    let new = json(&k.ok(&["get", "events.v1.events.k8s.io", "pulled.1", "-o", "json"]));
+    assert_eq!(new["note"], "Successfully pulled the image");
+    // describe finds events by the involved object.
+    let listed = k.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=web-1",
+        "-o",
+        "name",
+    ]);
+    assert!(listed.contains("pulled.1"), "{listed}");
+    // --event-ttl: gone within the TTL plus one lease window.
+    k.eventually(Duration::from_secs(30), "the event to expire", || {
+        String::from_utf8_lossy(&k.kubectl(&["get", "events", "-o", "name"]).stdout)
+            .trim()
+            .is_empty()
+    });
+}
+
+#[test]
+fn horizontal_pod_autoscalers_are_served_in_v1_and_v2() {
+    let k = KeelsonUp::start(&[]);
+    k.ok_stdin(
+        &["create", "-f", "-"],
+        r#"
+apiVersion: autoscaling/v1
+kind: HorizontalPodAutoscaler
+metadata: {name: web}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 1
+  maxReplicas: 4
+  targetCPUUtilizationPercentage: 70
+"#,
+    );
+    let v2 = json(&k.ok(&[
+        "get",
+        "horizontalpodautoscalers.v2.autoscaling",
+        "web",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(
+        v2["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
+        70
+    );
+    let v1 = json(&k.ok(&[
+        "get",
+        "horizontalpodautoscalers.v1.autoscaling",
+        "web",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(v1["spec"]["targetCPUUtilizationPercentage"], 70);
+}
