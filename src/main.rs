@@ -2,6 +2,7 @@
 //! beyond parsing, printing and the benchmark driver.
 
 mod bench;
+mod bench_api;
 
 // Many small allocations per request; mimalloc handles them with less contention than glibc.
 #[global_allocator]
@@ -243,6 +244,8 @@ enum PkiCommand {
 enum BenchCommand {
     /// Fsynced puts against a Keelson store member and a real etcd, side by side.
     Store(bench::StoreBenchArgs),
+    /// kube-rs clients against `keelson up`: creates, lists, and watchers following updates.
+    Api(bench_api::ApiBenchArgs),
 }
 
 fn main() {
@@ -273,6 +276,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Server(args) => server(args).await,
         Command::Store(store) => run_store(store.command, &store.client).await,
         Command::Bench(BenchCommand::Store(args)) => bench::store(args).await,
+        Command::Bench(BenchCommand::Api(args)) => bench_api::api(args).await,
     }
 }
 

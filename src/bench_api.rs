@@ -1,0 +1,197 @@
+//! `keelson bench api`: 64 concurrent kube-rs clients create pods over HTTPS against a
+//! `keelson up` started by this command, then list them all, then 1,000 watchers follow
+//! 1,000 updates. Prints throughput, p50/p99 per verb, the server's RSS and lost watch
+//! events, against the goals in the README (create p99 < 50 ms, list < 200 ms, no loss).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::{Api, Client};
+
+use crate::bench::{median, percentile, Process};
+
+#[derive(Args)]
+pub struct ApiBenchArgs {
+    /// Pods to create.
+    #[arg(long, default_value_t = 10_000)]
+    pods: usize,
+    /// Concurrent clients creating them (each its own kube::Client and connections).
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    /// Full lists of all pods to time (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    lists: usize,
+    /// Watchers following the updates.
+    #[arg(long, default_value_t = 1_000)]
+    watchers: usize,
+    /// Updates the watchers must all see.
+    #[arg(long, default_value_t = 1_000)]
+    updates: usize,
+}
+
+const NAMESPACE: &str = "default";
+
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn pod(name: &str) -> Pod {
+    serde_json::from_value(serde_json::json!({
+        "metadata": { "name": name, "labels": { "app": "bench" } },
+        "spec": { "containers": [{ "name": "app", "image": "registry.example/app:1" }] },
+    }))
+    .unwrap_or_default()
+}
+
+async fn client(kubeconfig: &Path) -> anyhow::Result<Client> {
+    let kubeconfig = kube::config::Kubeconfig::read_from(kubeconfig)?;
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+    Ok(Client::try_from(config)?)
+}
+
+fn report(verb: &str, mut latencies: Vec<Duration>, elapsed: Duration) {
+    latencies.sort();
+    println!(
+        "{verb:<8} {:>7} requests  {:>9.0}/s  p50 {:>7.2} ms  p99 {:>7.2} ms",
+        latencies.len(),
+        latencies.len() as f64 / elapsed.as_secs_f64().max(1e-9),
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99),
+    );
+}
+
+pub async fn api(args: ApiBenchArgs) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let exe = std::env::current_exe().context("the keelson binary")?;
+    let mut child = Command::new(exe)
+        .args(["up", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .args(["--bind-address", "127.0.0.1", "--secure-port", "0", "--store-listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting keelson up")?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let server = Process(child);
+    let pid = server.0.id();
+    let mut kubeconfig = None;
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        if let Some(path) = line.strip_prefix("admin kubeconfig: ") {
+            kubeconfig = Some(path.trim().to_string());
+            break;
+        }
+    }
+    let Some(kubeconfig) = kubeconfig else {
+        bail!("keelson up did not start");
+    };
+    let kubeconfig = Path::new(&kubeconfig).to_path_buf();
+    println!(
+        "keelson bench api: {} pods by {} clients, {} lists, {} watchers x {} updates (RSS idle {:.0} MiB)",
+        args.pods,
+        args.clients,
+        args.lists,
+        args.watchers,
+        args.updates,
+        rss_mib(pid)
+    );
+
+    // Create.
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..args.clients {
+        let client = client(&kubeconfig).await?;
+        let count = args.pods / args.clients + usize::from(c < args.pods % args.clients);
+        tasks.push(tokio::spawn(async move {
+            let api: Api<Pod> = Api::namespaced(client, NAMESPACE);
+            let mut latencies = Vec::with_capacity(count);
+            for i in 0..count {
+                let t = Instant::now();
+                api.create(&PostParams::default(), &pod(&format!("bench-{c}-{i}"))).await?;
+                latencies.push(t.elapsed());
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut creates = Vec::new();
+    for task in tasks {
+        creates.extend(task.await??);
+    }
+    report("create", creates, started.elapsed());
+    println!("RSS after create: {:.0} MiB", rss_mib(pid));
+
+    // List.
+    let lister: Api<Pod> = Api::namespaced(client(&kubeconfig).await?, NAMESPACE);
+    let mut list_ms = Vec::new();
+    let mut listed = 0;
+    for _ in 0..args.lists {
+        let t = Instant::now();
+        let list = lister.list(&ListParams::default()).await?;
+        list_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        listed = list.items.len();
+    }
+    println!("list     {listed} pods: median {:.0} ms over {} lists", median(list_ms.clone()), list_ms.len());
+
+    // Watch: every watcher starts at the same revision and must see every update.
+    let rv = lister.list_metadata(&ListParams::default().limit(1)).await?.metadata.resource_version.unwrap_or_default();
+    let watch_client = client(&kubeconfig).await?;
+    let expected = args.updates.min(args.pods);
+    let mut watchers = Vec::new();
+    for _ in 0..args.watchers {
+        let api: Api<Pod> = Api::namespaced(watch_client.clone(), NAMESPACE);
+        let rv = rv.clone();
+        watchers.push(tokio::spawn(async move {
+            let mut stream = api.watch(&WatchParams::default().timeout(290), &rv).await?.boxed();
+            let mut seen = 0;
+            while seen < expected {
+                match tokio::time::timeout(Duration::from_secs(60), stream.try_next()).await {
+                    Ok(Ok(Some(WatchEvent::Modified(_)))) => seen += 1,
+                    Ok(Ok(Some(_))) => {}
+                    _ => break,
+                }
+            }
+            anyhow::Ok(seen)
+        }));
+    }
+    let updater: Api<Pod> = Api::namespaced(client(&kubeconfig).await?, NAMESPACE);
+    let started = Instant::now();
+    let mut updates = Vec::new();
+    for i in 0..expected {
+        let name = format!("bench-{}-{}", i % args.clients, i / args.clients);
+        let t = Instant::now();
+        updater
+            .patch(&name, &PatchParams::default(), &Patch::Merge(serde_json::json!({ "metadata": { "labels": { "round": i.to_string() } } })))
+            .await?;
+        updates.push(t.elapsed());
+    }
+    report("update", updates, started.elapsed());
+    let mut received = 0usize;
+    for w in watchers {
+        received += w.await?.unwrap_or(0);
+    }
+    let delivered = started.elapsed();
+    let wanted = expected * args.watchers;
+    println!(
+        "watch    {} watchers: {received} of {wanted} events delivered in {:.1} s ({:.0} events/s), lost {}",
+        args.watchers,
+        delivered.as_secs_f64(),
+        received as f64 / delivered.as_secs_f64().max(1e-9),
+        wanted.saturating_sub(received)
+    );
+    println!("RSS after watch: {:.0} MiB", rss_mib(pid));
+    drop(server);
+    Ok(())
+}
