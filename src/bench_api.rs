@@ -79,7 +79,14 @@ pub async fn api(args: ApiBenchArgs) -> anyhow::Result<()> {
     let mut child = Command::new(exe)
         .args(["up", "--data-dir"])
         .arg(dir.path().join("data"))
-        .args(["--bind-address", "127.0.0.1", "--secure-port", "0", "--store-listen", "127.0.0.1:0"])
+        .args([
+            "--bind-address",
+            "127.0.0.1",
+            "--secure-port",
+            "0",
+            "--store-listen",
+            "127.0.0.1:0",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -120,7 +127,8 @@ pub async fn api(args: ApiBenchArgs) -> anyhow::Result<()> {
             let mut latencies = Vec::with_capacity(count);
             for i in 0..count {
                 let t = Instant::now();
-                api.create(&PostParams::default(), &pod(&format!("bench-{c}-{i}"))).await?;
+                api.create(&PostParams::default(), &pod(&format!("bench-{c}-{i}")))
+                    .await?;
                 latencies.push(t.elapsed());
             }
             anyhow::Ok(latencies)
@@ -143,10 +151,19 @@ pub async fn api(args: ApiBenchArgs) -> anyhow::Result<()> {
         list_ms.push(t.elapsed().as_secs_f64() * 1000.0);
         listed = list.items.len();
     }
-    println!("list     {listed} pods: median {:.0} ms over {} lists", median(list_ms.clone()), list_ms.len());
+    println!(
+        "list     {listed} pods: median {:.0} ms over {} lists",
+        median(list_ms.clone()),
+        list_ms.len()
+    );
 
     // Watch: every watcher starts at the same revision and must see every update.
-    let rv = lister.list_metadata(&ListParams::default().limit(1)).await?.metadata.resource_version.unwrap_or_default();
+    let rv = lister
+        .list_metadata(&ListParams::default().limit(1))
+        .await?
+        .metadata
+        .resource_version
+        .unwrap_or_default();
     let watch_client = client(&kubeconfig).await?;
     let expected = args.updates.min(args.pods);
     let mut watchers = Vec::new();
@@ -154,7 +171,10 @@ pub async fn api(args: ApiBenchArgs) -> anyhow::Result<()> {
         let api: Api<Pod> = Api::namespaced(watch_client.clone(), NAMESPACE);
         let rv = rv.clone();
         watchers.push(tokio::spawn(async move {
-            let mut stream = api.watch(&WatchParams::default().timeout(290), &rv).await?.boxed();
+            let mut stream = api
+                .watch(&WatchParams::default().timeout(290), &rv)
+                .await?
+                .boxed();
             let mut seen = 0;
             while seen < expected {
                 match tokio::time::timeout(Duration::from_secs(60), stream.try_next()).await {
@@ -173,7 +193,13 @@ pub async fn api(args: ApiBenchArgs) -> anyhow::Result<()> {
         let name = format!("bench-{}-{}", i % args.clients, i / args.clients);
         let t = Instant::now();
         updater
-            .patch(&name, &PatchParams::default(), &Patch::Merge(serde_json::json!({ "metadata": { "labels": { "round": i.to_string() } } })))
+            .patch(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(
+                    serde_json::json!({ "metadata": { "labels": { "round": i.to_string() } } }),
+                ),
+            )
             .await?;
         updates.push(t.elapsed());
     }

@@ -462,13 +462,36 @@ async fn resource(
         return Err(ApiError::not_found_path());
     }
     match request.verb {
+        Verb::Get | Verb::Create
+            if resource.plural() == "pods"
+                && matches!(sub, Some("log" | "exec" | "attach" | "portforward")) =>
+        {
+            // These stream from the pod's node; the node agent that serves them is not
+            // built yet, so the API server says so in upstream's terms.
+            let pod = registry.get(&target, name).await?;
+            match pod.pointer("/spec/nodeName").and_then(Value::as_str) {
+                Some(node) if !node.is_empty() => Err(ApiError::unavailable(format!(
+                    "the node agent of node {node} is not reachable for {}/{name}",
+                    sub.unwrap_or("")
+                ))),
+                _ => Err(ApiError::bad_request(format!(
+                    "pod {name} does not have a host assigned"
+                ))),
+            }
+        }
         Verb::Get => {
             let obj = registry.get(&target, name).await?;
             let view = crate::registry::subresource_view(&target, sub, &obj)?;
             Ok(object_response(200, format, &target, &view, include_object))
         }
         Verb::List => {
-            let list = registry.list(&target, &list_options(query)?).await?;
+            let opts = list_options(query)?;
+            if format == Format::Json {
+                if let Some(bytes) = registry.list_json(&target, &opts).await? {
+                    return Ok(bytes_response(200, "application/json", bytes));
+                }
+            }
+            let list = registry.list(&target, &opts).await?;
             Ok(object_response(200, format, &target, &list, include_object))
         }
         Verb::Watch => {
@@ -513,12 +536,24 @@ async fn resource(
                 let outcome = token_request(state, &target, name, body).await?;
                 return Ok(outcome_response(outcome, format, &target));
             }
-            if sub.is_some() {
-                return Err(ApiError::method_not_allowed(format!(
-                    "creating {}/{} is not supported yet",
-                    request.resource,
-                    sub.unwrap_or("")
-                )));
+            match (resource.plural(), sub) {
+                ("pods", Some("binding")) => {
+                    registry.update(&target, name, sub, body, &opts).await?;
+                    return Ok(json_response(201, &success_status(201)));
+                }
+                ("pods", Some("eviction")) => {
+                    // Pod disruption budgets are not consulted yet: an eviction deletes.
+                    let options = body.get("deleteOptions").cloned().unwrap_or(json!({}));
+                    registry.delete(&target, name, &options, &opts).await?;
+                    return Ok(json_response(201, &success_status(201)));
+                }
+                (_, Some(other)) => {
+                    return Err(ApiError::method_not_allowed(format!(
+                        "creating {}/{other} is not supported",
+                        request.resource
+                    )))
+                }
+                (_, None) => {}
             }
             let outcome = registry.create(&target, body, &opts).await?;
             Ok(outcome_response(outcome, format, &target))
@@ -575,6 +610,11 @@ async fn resource(
             Ok(object_response(200, format, &target, &list, include_object))
         }
     }
+}
+
+/// A `Status` that reports success (binding and eviction answer with one).
+fn success_status(code: u16) -> Value {
+    json!({ "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": code })
 }
 
 /// A write to a subresource answers with the subresource's view (a Scale for `scale`).

@@ -211,12 +211,56 @@ pub fn decode_stored(kv: &KeyValue) -> ApiResult<Value> {
     Ok(obj)
 }
 
+/// The stored form of an object: JSON with `metadata` first and no resourceVersion, so a
+/// read can stamp the revision in without decoding ([`stamp_stored`]).
 fn encode(obj: &Value) -> Vec<u8> {
-    let mut stored = obj.clone();
-    if let Some(meta) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
+    let Some(map) = obj.as_object() else {
+        return serde_json::to_vec(obj).unwrap_or_default();
+    };
+    let mut metadata = map.get("metadata").cloned().unwrap_or_else(|| json!({}));
+    if let Some(meta) = metadata.as_object_mut() {
         meta.remove("resourceVersion");
     }
-    serde_json::to_vec(&stored).unwrap_or_default()
+    let rest: Map<String, Value> = map
+        .iter()
+        .filter(|(k, _)| k.as_str() != "metadata")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let mut out = b"{\"metadata\":".to_vec();
+    out.extend(serde_json::to_vec(&metadata).unwrap_or_default());
+    let rest = serde_json::to_vec(&rest).unwrap_or_default();
+    match rest.get(1..) {
+        Some(tail) if rest.len() > 2 => {
+            out.push(b',');
+            out.extend_from_slice(tail);
+        }
+        _ => out.push(b'}'),
+    }
+    out
+}
+
+/// Appends a stored object with its resourceVersion stamped in: a byte splice for what
+/// [`encode`] wrote, a decode and encode for anything else.
+fn stamp_stored(kv: &KeyValue, out: &mut Vec<u8>) -> ApiResult<()> {
+    const PREFIX: &[u8] = b"{\"metadata\":{";
+    let rv = kv.mod_revision.to_string();
+    match kv.value.strip_prefix(PREFIX) {
+        Some(rest) => {
+            out.extend_from_slice(PREFIX);
+            out.extend_from_slice(b"\"resourceVersion\":\"");
+            out.extend_from_slice(rv.as_bytes());
+            out.push(b'"');
+            if rest.first() != Some(&b'}') {
+                out.push(b',');
+            }
+            out.extend_from_slice(rest);
+        }
+        None => {
+            let obj = decode_stored(kv)?;
+            out.extend(serde_json::to_vec(&obj).unwrap_or_default());
+        }
+    }
+    Ok(())
 }
 
 fn now_rfc3339() -> String {
@@ -404,8 +448,14 @@ impl Registry {
         }
     }
 
-    /// A list: the matching objects and the revision they were read at.
-    pub async fn list(&self, target: &Target<'_>, opts: &ListOptions) -> ApiResult<Value> {
+    /// Reads the keys of a list page by page, handing each to `visit` (which says whether
+    /// it counted towards the limit); returns the revision read at and the continue token.
+    async fn scan(
+        &self,
+        target: &Target<'_>,
+        opts: &ListOptions,
+        mut visit: impl FnMut(&KeyValue) -> ApiResult<bool>,
+    ) -> ApiResult<(u64, Option<String>)> {
         check_field_selector(target, &opts.fields)?;
         let prefix = target.prefix();
         let (mut revision, mut start_after) = match &opts.continue_token {
@@ -438,11 +488,11 @@ impl Registry {
             }
         }
         let limit = opts.limit.filter(|l| *l > 0);
-        let mut items = Vec::new();
+        let mut counted = 0u64;
         let mut more;
         let mut last_key = String::new();
         loop {
-            let want = limit.map_or(0, |l| l - items.len() as u64);
+            let want = limit.map_or(0, |l| l - counted);
             let page = self
                 .store
                 .range(RangeRequest {
@@ -461,11 +511,10 @@ impl Registry {
             let total = page.kvs.len();
             for (i, kv) in page.kvs.iter().enumerate() {
                 start_after = kv.key.clone();
-                let obj = target.decode(kv)?;
-                if selected(&obj, &opts.labels, &opts.fields) {
-                    items.push(obj);
+                if visit(kv)? {
+                    counted += 1;
                 }
-                if limit.is_some_and(|l| items.len() as u64 >= l) {
+                if limit.is_some_and(|l| counted >= l) {
                     last_key = String::from_utf8_lossy(&kv.key).into_owned();
                     more = more || i + 1 < total;
                     filled = true;
@@ -476,16 +525,76 @@ impl Registry {
                 break;
             }
         }
+        let token = (more && limit.is_some()).then(|| encode_continue(revision, &last_key));
+        Ok((revision, token))
+    }
+
+    fn list_metadata(revision: u64, token: Option<String>) -> Value {
         let mut metadata = json!({ "resourceVersion": revision.to_string() });
-        if more && limit.is_some() {
-            metadata["continue"] = json!(encode_continue(revision, &last_key));
+        if let Some(token) = token {
+            metadata["continue"] = json!(token);
         }
+        metadata
+    }
+
+    /// A list: the matching objects and the revision they were read at.
+    pub async fn list(&self, target: &Target<'_>, opts: &ListOptions) -> ApiResult<Value> {
+        let mut items = Vec::new();
+        let (revision, token) = self
+            .scan(target, opts, |kv| {
+                let obj = target.decode(kv)?;
+                let keep = selected(&obj, &opts.labels, &opts.fields);
+                if keep {
+                    items.push(obj);
+                }
+                Ok(keep)
+            })
+            .await?;
         Ok(json!({
             "kind": format!("{}List", target.kind()),
             "apiVersion": target.resource.api_version(),
-            "metadata": metadata,
+            "metadata": Self::list_metadata(revision, token),
             "items": items,
         }))
+    }
+
+    /// A list encoded as JSON straight from the stored bytes, or `None` when the request
+    /// needs the objects decoded (selectors, or a version converted from storage).
+    pub async fn list_json(
+        &self,
+        target: &Target<'_>,
+        opts: &ListOptions,
+    ) -> ApiResult<Option<Vec<u8>>> {
+        let converted = crate::conversion::to_storage(
+            target.resource.group(),
+            target.resource.version(),
+            target.resource.plural(),
+            json!({}),
+        ) != json!({});
+        if !opts.labels.is_empty() || !opts.fields.is_empty() || converted {
+            return Ok(None);
+        }
+        let mut items: Vec<u8> = Vec::new();
+        let (revision, token) = self
+            .scan(target, opts, |kv| {
+                if !items.is_empty() {
+                    items.push(b',');
+                }
+                stamp_stored(kv, &mut items)?;
+                Ok(true)
+            })
+            .await?;
+        let head = json!({
+            "kind": format!("{}List", target.kind()),
+            "apiVersion": target.resource.api_version(),
+            "metadata": Self::list_metadata(revision, token),
+        });
+        let mut out = serde_json::to_vec(&head).unwrap_or_default();
+        out.pop(); // the closing brace; the items follow
+        out.extend_from_slice(b",\"items\":[");
+        out.extend_from_slice(&items);
+        out.extend_from_slice(b"]}");
+        Ok(Some(out))
     }
 
     async fn check_namespace(&self, target: &Target<'_>) -> ApiResult<()> {
@@ -894,7 +1003,9 @@ impl Registry {
                 meta_mut(&mut new)?.insert("generation".into(), json!(generation + 1));
             }
         }
-        self.validate(target, &new, Some(current))?;
+        // Subresource writes change only their part (checked where they are applied); the
+        // update rules of the main resource (such as a pod's immutable spec) do not apply.
+        self.validate(target, &new, subresource.is_none().then_some(current))?;
         if new == *current {
             // Nothing changed: upstream writes nothing and keeps the resourceVersion.
             return Ok(Outcome {
@@ -1293,6 +1404,36 @@ mod subresource {
                 });
                 Ok(new)
             }
+            Some("binding") if target.resource.plural() == "pods" => {
+                let node = body
+                    .pointer("/target/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                if node.is_empty() {
+                    return Err(ApiError::invalid(
+                        "Binding",
+                        "",
+                        target.kind(),
+                        vec![Cause::required("target.name")],
+                    ));
+                }
+                let assigned = current
+                    .pointer("/spec/nodeName")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                if !assigned.is_empty() {
+                    let name = meta_str(current, "name").unwrap_or("");
+                    return Err(ApiError::conflict(
+                        "",
+                        "pods",
+                        name,
+                        &format!("pod {name} is already assigned to node \"{assigned}\""),
+                    ));
+                }
+                let mut new = current.clone();
+                new["spec"]["nodeName"] = json!(node);
+                Ok(new)
+            }
             Some("scale") => {
                 let replicas = body.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
                 if !replicas
@@ -1334,6 +1475,43 @@ mod tests {
         unknown_fields(&input, &normalized, "", &mut out);
         out.sort();
         assert_eq!(out, vec!["extra", "spec.bogus"]);
+    }
+
+    #[test]
+    fn stored_objects_are_stamped_without_decoding() {
+        for obj in [
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "resourceVersion": "9"}, "data": {"metadata": "{"}}),
+            json!({"metadata": {}}),
+            json!({"kind": "X", "metadata": {}}),
+            json!({"metadata": {"name": "only"}}),
+        ] {
+            let kv = KeyValue {
+                key: b"/k".to_vec(),
+                value: encode(&obj),
+                create_revision: 1,
+                mod_revision: 42,
+                version: 1,
+                lease: 0,
+            };
+            let mut out = Vec::new();
+            stamp_stored(&kv, &mut out).unwrap();
+            let stamped: Value = serde_json::from_slice(&out).unwrap();
+            assert_eq!(stamped, decode_stored(&kv).unwrap());
+            assert_eq!(stamped["metadata"]["resourceVersion"], "42");
+        }
+        // Values written in another layout are decoded instead.
+        let kv = KeyValue {
+            key: b"/k".to_vec(),
+            value: br#"{"kind":"X","metadata":{"name":"n"}}"#.to_vec(),
+            create_revision: 1,
+            mod_revision: 7,
+            version: 1,
+            lease: 0,
+        };
+        let mut out = Vec::new();
+        stamp_stored(&kv, &mut out).unwrap();
+        let stamped: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(stamped["metadata"]["resourceVersion"], "7");
     }
 
     #[test]

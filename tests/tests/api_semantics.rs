@@ -360,3 +360,66 @@ async fn watch_from_a_revision_bookmarks_and_gone() {
         other => panic!("expected 410 Gone, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn pod_binding_eviction_and_node_routes() {
+    let c = start().await;
+    let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
+    let pod: Pod = serde_json::from_value(json!({ "metadata": { "name": "p" }, "spec": { "containers": [{ "name": "c", "image": "busybox" }] } })).expect("pod");
+    pods.create(&PostParams::default(), &pod)
+        .await
+        .expect("create");
+    // Logs of an unscheduled pod: upstream's 400.
+    let err = pods
+        .logs("p", &Default::default())
+        .await
+        .expect_err("no host");
+    assert_eq!(code(err), 400);
+    let binding = json!({ "apiVersion": "v1", "kind": "Binding", "metadata": { "name": "p" }, "target": { "kind": "Node", "name": "node-1" } });
+    pods.create_subresource::<serde_json::Value, serde_json::Value>(
+        "binding",
+        "p",
+        &PostParams::default(),
+        &binding,
+    )
+    .await
+    .expect("bind");
+    let bound = pods.get("p").await.expect("get");
+    assert_eq!(
+        bound.spec.and_then(|s| s.node_name).as_deref(),
+        Some("node-1")
+    );
+    let err = pods
+        .create_subresource::<serde_json::Value, serde_json::Value>(
+            "binding",
+            "p",
+            &PostParams::default(),
+            &binding,
+        )
+        .await
+        .expect_err("bound twice");
+    assert_eq!(code(err), 409);
+    // Until the node agent exists, its routes answer 503 for a scheduled pod.
+    let err = pods
+        .logs("p", &Default::default())
+        .await
+        .expect_err("no node agent");
+    assert_eq!(code(err), 503);
+    // An eviction deletes gracefully: a pod on a node is marked, for its node to stop.
+    pods.evict("p", &Default::default()).await.expect("evict");
+    let evicted = pods
+        .get("p")
+        .await
+        .expect("still there while its node stops it");
+    assert!(evicted.metadata.deletion_timestamp.is_some());
+    pods.delete(
+        "p",
+        &DeleteParams {
+            grace_period_seconds: Some(0),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("force delete");
+    assert_eq!(code(pods.get("p").await.expect_err("gone")), 404);
+}
