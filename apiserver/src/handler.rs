@@ -20,7 +20,7 @@ use crate::registry::{FieldValidation, ListOptions, Outcome, Target, WriteOption
 use crate::request::{self, Query, ResourceRequest, Verb};
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::status::{ApiError, ApiResult};
-use crate::watch::{self, WatchOptions};
+use crate::watch::{self, WatchObject, WatchOptions};
 use crate::ApiServerState;
 
 fn json_response(code: u16, value: &Value) -> Response<Body> {
@@ -507,15 +507,23 @@ async fn resource(
             let base = target.in_namespace(None);
             let lines = events.map(move |event| {
                 let target = base.in_namespace(namespace.as_deref());
-                let object = match format {
-                    _ if event.kind == "ERROR" || event.kind == "BOOKMARK" => event.object,
-                    Format::Table => as_table(&target, &event.object, &include),
-                    Format::Metadata => as_metadata(&event.object),
-                    _ => event.object,
+                let object = match (format, event.object) {
+                    (Format::Json | Format::Yaml, WatchObject::Json(bytes)) => bytes,
+                    (_, object) if event.kind == "ERROR" || event.kind == "BOOKMARK" => {
+                        serde_json::to_vec(&object.into_value()).unwrap_or_default()
+                    }
+                    (Format::Table, object) => {
+                        serde_json::to_vec(&as_table(&target, &object.into_value(), &include))
+                            .unwrap_or_default()
+                    }
+                    (Format::Metadata, object) => {
+                        serde_json::to_vec(&as_metadata(&object.into_value())).unwrap_or_default()
+                    }
+                    (_, object) => serde_json::to_vec(&object.into_value()).unwrap_or_default(),
                 };
-                let mut line = serde_json::to_vec(&json!({ "type": event.kind, "object": object }))
-                    .unwrap_or_default();
-                line.push(b'\n');
+                let mut line = format!("{{\"type\":\"{}\",\"object\":", event.kind).into_bytes();
+                line.extend_from_slice(&object);
+                line.extend_from_slice(b"}\n");
                 Ok::<Bytes, std::convert::Infallible>(Bytes::from(line))
             });
             let mut response = Response::new(Body::from_stream(lines));

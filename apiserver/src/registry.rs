@@ -113,6 +113,17 @@ impl<'a> Target<'a> {
         )
     }
 
+    /// Whether this resource's version is converted from another stored version.
+    pub fn converts(&self) -> bool {
+        let probe = json!({});
+        crate::conversion::to_storage(
+            self.resource.group(),
+            self.resource.version(),
+            self.resource.plural(),
+            probe.clone(),
+        ) != probe
+    }
+
     /// Reads a stored value as this resource's version.
     pub fn decode(&self, kv: &KeyValue) -> ApiResult<Value> {
         decode_stored(kv).map(|obj| self.from_storage(obj))
@@ -242,13 +253,18 @@ fn encode(obj: &Value) -> Vec<u8> {
 /// Appends a stored object with its resourceVersion stamped in: a byte splice for what
 /// [`encode`] wrote, a decode and encode for anything else.
 fn stamp_stored(kv: &KeyValue, out: &mut Vec<u8>) -> ApiResult<()> {
+    stamp(&kv.key, &kv.value, kv.mod_revision, out)
+}
+
+/// [`stamp_stored`] of a value at a given revision (a deleted object's last state carries
+/// the revision of its deletion).
+pub fn stamp(key: &[u8], value: &[u8], revision: u64, out: &mut Vec<u8>) -> ApiResult<()> {
     const PREFIX: &[u8] = b"{\"metadata\":{";
-    let rv = kv.mod_revision.to_string();
-    match kv.value.strip_prefix(PREFIX) {
+    match value.strip_prefix(PREFIX) {
         Some(rest) => {
             out.extend_from_slice(PREFIX);
             out.extend_from_slice(b"\"resourceVersion\":\"");
-            out.extend_from_slice(rv.as_bytes());
+            out.extend_from_slice(revision.to_string().as_bytes());
             out.push(b'"');
             if rest.first() != Some(&b'}') {
                 out.push(b',');
@@ -256,7 +272,15 @@ fn stamp_stored(kv: &KeyValue, out: &mut Vec<u8>) -> ApiResult<()> {
             out.extend_from_slice(rest);
         }
         None => {
-            let obj = decode_stored(kv)?;
+            let mut obj: Value = serde_json::from_slice(value).map_err(|e| {
+                ApiError::internal(format!(
+                    "stored object at {} is not JSON: {e}",
+                    String::from_utf8_lossy(key)
+                ))
+            })?;
+            if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.insert("resourceVersion".into(), json!(revision.to_string()));
+            }
             out.extend(serde_json::to_vec(&obj).unwrap_or_default());
         }
     }

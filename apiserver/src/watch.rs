@@ -9,14 +9,32 @@ use futures::Stream;
 use keelson_storage::{EventKind, WatchMessage, WatchRequest};
 use serde_json::{json, Value};
 
-use crate::registry::{check_field_selector, selected, ListOptions, Registry, Target};
+use crate::registry::{check_field_selector, selected, stamp, ListOptions, Registry, Target};
 use crate::status::{ApiError, ApiResult};
 
 /// One watch event.
 #[derive(Debug, Clone)]
 pub struct WatchEvent {
     pub kind: &'static str,
-    pub object: Value,
+    pub object: WatchObject,
+}
+
+/// A watch event's object: decoded, or the JSON spliced from the stored bytes when nothing
+/// needs the decoded form (no selectors, no conversion) — then a thousand watchers of one
+/// resource cost a thousand copies, not a thousand decodes.
+#[derive(Debug, Clone)]
+pub enum WatchObject {
+    Decoded(Value),
+    Json(Vec<u8>),
+}
+
+impl WatchObject {
+    pub fn into_value(self) -> Value {
+        match self {
+            WatchObject::Decoded(v) => v,
+            WatchObject::Json(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
 }
 
 /// What a watch request asked for.
@@ -38,18 +56,18 @@ fn bookmark(target: &Target<'_>, revision: u64, initial_end: bool) -> WatchEvent
     }
     WatchEvent {
         kind: "BOOKMARK",
-        object: json!({
+        object: WatchObject::Decoded(json!({
             "kind": target.resource.facts.kind,
             "apiVersion": target.resource.api_version(),
             "metadata": metadata,
-        }),
+        })),
     }
 }
 
 fn error_event(err: &ApiError) -> WatchEvent {
     WatchEvent {
         kind: "ERROR",
-        object: err.to_status(),
+        object: WatchObject::Decoded(err.to_status()),
     }
 }
 
@@ -107,7 +125,7 @@ pub async fn watch(
             for item in items {
                 initial.push(WatchEvent {
                     kind: "ADDED",
-                    object: item.clone(),
+                    object: WatchObject::Decoded(item.clone()),
                 });
             }
         }
@@ -227,6 +245,37 @@ fn translate(
     event: &keelson_storage::Event,
     list: &ListOptions,
 ) -> Option<WatchEvent> {
+    if list.labels.is_empty() && list.fields.is_empty() && !target.converts() {
+        let mut out = Vec::new();
+        return match event.kind {
+            EventKind::Put => {
+                stamp(
+                    &event.kv.key,
+                    &event.kv.value,
+                    event.kv.mod_revision,
+                    &mut out,
+                )
+                .ok()?;
+                let kind = if event.prev_kv.is_some() {
+                    "MODIFIED"
+                } else {
+                    "ADDED"
+                };
+                Some(WatchEvent {
+                    kind,
+                    object: WatchObject::Json(out),
+                })
+            }
+            EventKind::Delete => {
+                let prev = event.prev_kv.as_ref()?;
+                stamp(&prev.key, &prev.value, event.kv.mod_revision, &mut out).ok()?;
+                Some(WatchEvent {
+                    kind: "DELETED",
+                    object: WatchObject::Json(out),
+                })
+            }
+        };
+    }
     let prev = event.prev_kv.as_ref().and_then(|kv| target.decode(kv).ok());
     let was = prev
         .as_ref()
@@ -242,7 +291,10 @@ fn translate(
                 (true, false, _) => "DELETED",
                 (false, false, _) => return None,
             };
-            Some(WatchEvent { kind, object: obj })
+            Some(WatchEvent {
+                kind,
+                object: WatchObject::Decoded(obj),
+            })
         }
         EventKind::Delete => {
             if !was {
@@ -257,7 +309,7 @@ fn translate(
             }
             Some(WatchEvent {
                 kind: "DELETED",
-                object: obj,
+                object: WatchObject::Decoded(obj),
             })
         }
     }
