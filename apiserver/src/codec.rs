@@ -69,6 +69,90 @@ pub fn decode_json(body: &[u8]) -> ApiResult<Value> {
         .map_err(|e| ApiError::bad_request(format!("error decoding the request body as JSON: {e}")))
 }
 
+/// The paths of fields a JSON body names twice in one object (`metadata.name`), which a
+/// plain decode would silently collapse to the last one.
+pub fn duplicate_fields(body: &[u8]) -> Vec<String> {
+    use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
+
+    struct Walk<'a> {
+        path: String,
+        found: &'a mut Vec<String>,
+    }
+    impl<'de> DeserializeSeed<'de> for Walk<'_> {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Walk<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let path = if self.path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{}.{key}", self.path)
+                };
+                if !seen.insert(key) {
+                    self.found.push(path.clone());
+                }
+                map.next_value_seed(Walk {
+                    path,
+                    found: &mut *self.found,
+                })?;
+            }
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut i = 0;
+            while seq
+                .next_element_seed(Walk {
+                    path: format!("{}[{i}]", self.path),
+                    found: &mut *self.found,
+                })?
+                .is_some()
+            {
+                i += 1;
+            }
+            Ok(())
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+    }
+
+    if !depth_ok(body) {
+        return Vec::new();
+    }
+    let mut found = Vec::new();
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let _ = Walk {
+        path: String::new(),
+        found: &mut found,
+    }
+    .deserialize(&mut de);
+    found
+}
+
 /// YAML (a superset of JSON) into a JSON value; a multi-document stream is refused.
 pub fn decode_yaml_or_json(body: &[u8]) -> ApiResult<Value> {
     if !depth_ok(body) {
@@ -212,6 +296,17 @@ mod tests {
         assert!(wants_aggregated_discovery(Some(kubectl)));
         assert!(!wants_aggregated_discovery(Some("application/json")));
         assert!(!wants_aggregated_discovery(None));
+    }
+
+    #[test]
+    fn duplicate_fields_are_found_with_their_path() {
+        let body = br#"{"metadata":{"name":"a","name":"b"},"data":{"x":"1"},"items":[{"k":1,"k":2}],"data":{}}"#;
+        assert_eq!(
+            duplicate_fields(body),
+            vec!["metadata.name", "items[0].k", "data"]
+        );
+        assert!(duplicate_fields(br#"{"a":{"a":1}}"#).is_empty());
+        assert!(duplicate_fields(b"{not json").is_empty());
     }
 
     #[test]

@@ -314,7 +314,22 @@ fn write_options(query: &Query) -> ApiResult<WriteOptions> {
         dry_run,
         field_validation: FieldValidation::parse(query.get("fieldValidation"))?,
         field_manager: query.get("fieldManager").map(str::to_string),
+        duplicate_fields: Vec::new(),
     })
+}
+
+/// Write options for a create or update whose body is `body`: JSON bodies are checked for
+/// fields named twice unless validation is off.
+fn body_write_options(query: &Query, content_type: &str, body: &[u8]) -> ApiResult<WriteOptions> {
+    let mut opts = write_options(query)?;
+    let json = matches!(
+        content_type.split(';').next().unwrap_or("").trim(),
+        "" | "application/json"
+    );
+    if json && opts.field_validation != FieldValidation::Ignore {
+        opts.duplicate_fields = codec::duplicate_fields(body);
+    }
+    Ok(opts)
 }
 
 fn list_options(query: &Query) -> ApiResult<ListOptions> {
@@ -538,7 +553,7 @@ async fn resource(
             Ok(response)
         }
         Verb::Create => {
-            let opts = write_options(query)?;
+            let opts = body_write_options(query, content_type, &body)?;
             let body = codec::decode_body(content_type, &body)?;
             if sub == Some("token") && resource.plural() == "serviceaccounts" {
                 let outcome = token_request(state, &target, name, body).await?;
@@ -567,7 +582,7 @@ async fn resource(
             Ok(outcome_response(outcome, format, &target))
         }
         Verb::Update => {
-            let opts = write_options(query)?;
+            let opts = body_write_options(query, content_type, &body)?;
             let body = codec::decode_body(content_type, &body)?;
             let outcome = registry.update(&target, name, sub, body, &opts).await?;
             Ok(outcome_response(

@@ -45,6 +45,8 @@ pub struct WriteOptions {
     pub dry_run: bool,
     pub field_validation: FieldValidation,
     pub field_manager: Option<String>,
+    /// Fields the request body named twice (found while decoding its bytes).
+    pub duplicate_fields: Vec<String>,
 }
 
 /// A write's result: the HTTP code, the object, and warnings for the `Warning` header.
@@ -401,9 +403,10 @@ impl Registry {
         &self,
         target: &Target<'_>,
         mut input: Value,
-        validation: FieldValidation,
+        opts: &WriteOptions,
         warnings: &mut Vec<String>,
     ) -> ApiResult<Value> {
+        let validation = opts.field_validation;
         let kind = target.kind();
         let api_version = target.resource.api_version();
         let Some(obj) = input.as_object_mut() else {
@@ -443,10 +446,12 @@ impl Registry {
         if validation != FieldValidation::Ignore {
             let mut unknown = Vec::new();
             unknown_fields(&input, &normalized, "", &mut unknown);
-            if !unknown.is_empty() {
-                let listed: Vec<String> = unknown
+            if !unknown.is_empty() || !opts.duplicate_fields.is_empty() {
+                let listed: Vec<String> = opts
+                    .duplicate_fields
                     .iter()
-                    .map(|f| format!("unknown field \"{f}\""))
+                    .map(|f| format!("duplicate field \"{f}\""))
+                    .chain(unknown.iter().map(|f| format!("unknown field \"{f}\"")))
                     .collect();
                 if validation == FieldValidation::Strict {
                     return Err(ApiError::bad_request(format!(
@@ -708,7 +713,7 @@ impl Registry {
         opts: &WriteOptions,
     ) -> ApiResult<Outcome> {
         let mut warnings = Vec::new();
-        let mut obj = self.decode_object(target, body, opts.field_validation, &mut warnings)?;
+        let mut obj = self.decode_object(target, body, opts, &mut warnings)?;
         let strategy = target.strategy();
         {
             let namespaced = target.resource.namespaced();
@@ -1394,8 +1399,7 @@ mod subresource {
     ) -> ApiResult<Value> {
         match sub {
             None => {
-                let mut new =
-                    registry.decode_object(target, body, opts.field_validation, warnings)?;
+                let mut new = registry.decode_object(target, body, opts, warnings)?;
                 if target.has_status() {
                     if let (Some(o), Some(status)) = (new.as_object_mut(), current.get("status")) {
                         o.insert("status".into(), status.clone());
@@ -1406,8 +1410,7 @@ mod subresource {
                 Ok(new)
             }
             Some("status") => {
-                let decoded =
-                    registry.decode_object(target, body, opts.field_validation, warnings)?;
+                let decoded = registry.decode_object(target, body, opts, warnings)?;
                 let mut new = current.clone();
                 match decoded.get("status") {
                     Some(status) => new["status"] = status.clone(),
@@ -1420,8 +1423,7 @@ mod subresource {
                 Ok(new)
             }
             Some("finalize") if target.resource.plural() == "namespaces" => {
-                let decoded =
-                    registry.decode_object(target, body, opts.field_validation, warnings)?;
+                let decoded = registry.decode_object(target, body, opts, warnings)?;
                 let mut new = current.clone();
                 new["spec"] = json!({
                     "finalizers": decoded.pointer("/spec/finalizers").cloned().unwrap_or(json!([])),

@@ -302,3 +302,67 @@ async fn anonymous_reaches_only_health_and_version() {
     let metrics = up.ok(&["get", "--raw", "/metrics"]);
     assert!(metrics.contains("apiserver_request_total"), "{metrics}");
 }
+
+#[tokio::test]
+async fn field_validation_strict_warn_and_ignore() {
+    let up = tokio::task::spawn_blocking(|| KeelsonUp::start(&[]))
+        .await
+        .expect("keelson up");
+    let https = Https::new(&up);
+    let post = |query: &'static str, body: &'static str| {
+        let client = https.client.clone();
+        let url = format!("{}/api/v1/namespaces/default/configmaps{query}", https.base);
+        async move {
+            let response = client
+                .post(url)
+                .header("Content-Type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .expect("a response");
+            let code = response.status().as_u16();
+            let warnings: Vec<String> = response
+                .headers()
+                .get_all("warning")
+                .iter()
+                .filter_map(|v| v.to_str().ok().map(str::to_string))
+                .collect();
+            (code, warnings, response.text().await.expect("a body"))
+        }
+    };
+    let (code, _, body) = post(
+        "?fieldValidation=Strict",
+        r#"{"metadata":{"name":"s"},"bogus":1}"#,
+    )
+    .await;
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body.contains(r#"strict decoding error: unknown field \"bogus\""#),
+        "{body}"
+    );
+    let (code, _, body) = post(
+        "?fieldValidation=Strict",
+        r#"{"metadata":{"name":"d","name":"e"}}"#,
+    )
+    .await;
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body.contains(r#"duplicate field \"metadata.name\""#),
+        "{body}"
+    );
+    let (code, warnings, _) = post("", r#"{"metadata":{"name":"w"},"bogus":1}"#).await;
+    assert_eq!(code, 201);
+    assert_eq!(warnings, [r#"299 - "unknown field \"bogus\"""#]);
+    let (code, warnings, _) = post(
+        "?fieldValidation=Ignore",
+        r#"{"metadata":{"name":"i"},"bogus":1}"#,
+    )
+    .await;
+    assert_eq!(code, 201);
+    assert!(warnings.is_empty());
+    let (code, _, body) = post("?fieldValidation=Sometimes", r#"{"metadata":{"name":"x"}}"#).await;
+    assert_eq!(code, 400, "{body}");
+    // Unknown fields are dropped from what is stored.
+    let stored = up.ok(&["get", "configmap", "w", "-o", "json"]);
+    assert!(!stored.contains("bogus"), "{stored}");
+}
