@@ -248,6 +248,15 @@ fn documents_response(
             }),
         ),
         "/apis" => bytes_response(200, "application/json", documents::API_GROUP_LIST),
+        "/openapi/v2" => match codec::negotiate(accept, false) {
+            Ok(Format::Json) => bytes_response(200, "application/json", documents::openapi_v2()),
+            // Only the JSON form is served; kubectl asks for protobuf and falls back.
+            _ => {
+                return Some(Err(ApiError::not_acceptable(
+                    "the OpenAPI v2 document is served as application/json only",
+                )))
+            }
+        },
         "/openapi/v3" => {
             let paths: serde_json::Map<String, Value> = documents::all()
                 .iter()

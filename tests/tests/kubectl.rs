@@ -76,6 +76,15 @@ fn version_discovery_and_cluster_info() {
         "api-resources lists other resources:\n{listed}"
     );
 
+    // OpenAPI: the v3 root lists every group version with a hash; v2 is served as JSON.
+    let root = json(&k.ok(&["get", "--raw", "/openapi/v3"]));
+    let apps = root["paths"]["apis/apps/v1"]["serverRelativeURL"]
+        .as_str()
+        .unwrap_or("");
+    assert!(apps.starts_with("/openapi/v3/apis/apps/v1?hash="), "{root}");
+    let v2 = json(&k.ok(&["get", "--raw", "/openapi/v2"]));
+    assert!(v2["definitions"]["io.k8s.api.apps.v1.Deployment"].is_object());
+
     let info = k.ok(&["cluster-info"]);
     assert!(
         info.contains("is running at") && info.contains(&k.server),
