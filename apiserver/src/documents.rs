@@ -108,6 +108,15 @@ pub fn openapi_v2() -> &'static [u8] {
     &V2
 }
 
+/// [`openapi_v2`] in gnostic's protobuf form, which kubectl asks for.
+pub fn openapi_v2_protobuf() -> &'static [u8] {
+    static PROTO: LazyLock<Vec<u8>> = LazyLock::new(|| {
+        let doc: Value = serde_json::from_slice(openapi_v2()).unwrap_or(Value::Null);
+        crate::openapi_v2_proto::encode(&doc)
+    });
+    &PROTO
+}
+
 /// v3 parameters (`schema: {type}`) in v2's form (`type` inline).
 fn v2_parameters(params: &Value) -> Value {
     let converted: Vec<Value> = params

@@ -248,12 +248,18 @@ fn documents_response(
             }),
         ),
         "/apis" => bytes_response(200, "application/json", documents::API_GROUP_LIST),
+        "/openapi/v2" if accept.is_some_and(|a| a.contains(crate::openapi_v2_proto::ACCEPT)) => {
+            bytes_response(
+                200,
+                crate::openapi_v2_proto::CONTENT_TYPE,
+                documents::openapi_v2_protobuf(),
+            )
+        }
         "/openapi/v2" => match codec::negotiate(accept, false) {
             Ok(Format::Json) => bytes_response(200, "application/json", documents::openapi_v2()),
-            // Only the JSON form is served; kubectl asks for protobuf and falls back.
             _ => {
                 return Some(Err(ApiError::not_acceptable(
-                    "the OpenAPI v2 document is served as application/json only",
+                    "the OpenAPI v2 document is served as JSON or protobuf",
                 )))
             }
         },

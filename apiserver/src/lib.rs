@@ -19,6 +19,7 @@ pub mod documents;
 mod generated;
 pub mod handler;
 pub mod metrics;
+pub mod openapi_v2_proto;
 pub mod patch;
 pub mod pki;
 pub mod protobuf;

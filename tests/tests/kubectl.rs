@@ -873,3 +873,37 @@ spec:
     ]));
     assert_eq!(v1["spec"]["targetCPUUtilizationPercentage"], 70);
 }
+
+#[test]
+fn list_manifests_validate_against_openapi_v2() {
+    let k = KeelsonUp::start(&[]);
+    // kubectl validates a List item by item against the protobuf OpenAPI v2 document.
+    let out = k.ok_stdin(&["apply", "-f", "-"], r#"
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: ConfigMap
+  metadata: {name: listed}
+  data: {a: "1"}
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata: {name: listed}
+  spec:
+    selector: {matchLabels: {app: listed}}
+    template:
+      metadata: {labels: {app: listed}}
+      spec:
+        containers:
+        - {name: c, image: nginx:1.25, ports: [{containerPort: 80}], resources: {limits: {cpu: 1, memory: 64Mi}}}
+"#);
+    assert!(
+        out.contains("configmap/listed created") && out.contains("deployment.apps/listed created"),
+        "{out}"
+    );
+    let out = k.kubectl_stdin(&["apply", "-f", "-"], "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: bad}\n  bogus: 1\n");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown field \"bogus\""), "{err}");
+    assert!(k.fails(&["get", "configmap", "bad"]).contains("NotFound"));
+}
