@@ -33,6 +33,7 @@ pub mod table;
 pub mod tokens;
 pub mod validation;
 pub mod watch;
+pub mod watch_cache;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;

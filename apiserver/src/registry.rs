@@ -377,6 +377,7 @@ fn unknown_fields(input: &Value, normalized: &Value, path: &str, out: &mut Vec<S
 /// The registry over one store member.
 pub struct Registry {
     store: Member,
+    caches: std::sync::Arc<crate::watch_cache::WatchCaches>,
     event_ttl: Duration,
     event_lease: Mutex<Option<(u64, Instant)>>,
 }
@@ -387,6 +388,7 @@ const PATCH_RETRIES: usize = 5;
 impl Registry {
     pub fn new(store: Member, event_ttl: Duration) -> Registry {
         Registry {
+            caches: std::sync::Arc::new(crate::watch_cache::WatchCaches::new(store.clone())),
             store,
             event_ttl,
             event_lease: Mutex::new(None),
@@ -395,6 +397,45 @@ impl Registry {
 
     pub fn store(&self) -> &Member {
         &self.store
+    }
+
+    /// The watch cache of a resource.
+    pub async fn cache(
+        &self,
+        target: &Target<'_>,
+    ) -> Option<std::sync::Arc<crate::watch_cache::Cache>> {
+        self.caches.get(target.storage_prefix).await
+    }
+
+    /// The objects of a list from the watch cache, when the request allows it: no paging and
+    /// no exact revision. A list without a resourceVersion is consistent: the cache must
+    /// first reach the store's current revision.
+    async fn list_from_cache(
+        &self,
+        target: &Target<'_>,
+        opts: &ListOptions,
+    ) -> ApiResult<Option<(u64, Vec<KeyValue>)>> {
+        if opts.continue_token.is_some()
+            || opts.limit.is_some_and(|l| l > 0)
+            || opts.resource_version_match.as_deref() == Some("Exact")
+        {
+            return Ok(None);
+        }
+        let at_least = match opts.resource_version.as_deref() {
+            None | Some("") => {
+                let mut probe = RangeRequest::prefix(target.prefix());
+                probe.limit = 1;
+                probe.keys_only = true;
+                self.store.range(probe).await?.revision
+            }
+            Some(rv) => rv
+                .parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?,
+        };
+        let Some(cache) = self.cache(target).await else {
+            return Ok(None);
+        };
+        Ok(cache.list(target.prefix().as_bytes(), at_least).await)
     }
 
     /// Type-checks a body against its kind, drops unknown fields, and reports them as
@@ -486,6 +527,12 @@ impl Registry {
         mut visit: impl FnMut(&KeyValue) -> ApiResult<bool>,
     ) -> ApiResult<(u64, Option<String>)> {
         check_field_selector(target, &opts.fields)?;
+        if let Some((revision, kvs)) = self.list_from_cache(target, opts).await? {
+            for kv in &kvs {
+                visit(kv)?;
+            }
+            return Ok((revision, None));
+        }
         let prefix = target.prefix();
         let (mut revision, mut start_after) = match &opts.continue_token {
             Some(token) => {

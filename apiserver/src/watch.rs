@@ -142,10 +142,22 @@ pub async fn watch(
         })?;
         rv + 1
     };
-    let stream = registry.store().watch(WatchRequest {
-        prefix: target.prefix().into_bytes(),
-        start_revision: start_revision.max(1),
-    });
+    let start_revision = start_revision.max(1);
+    // The watch cache serves it when its history reaches back far enough; else the store.
+    let cached = match registry.cache(&target).await {
+        Some(cache) => cache.watch_from(start_revision),
+        None => None,
+    };
+    let stream = match cached {
+        Some(watch) => Ok(Source::Cache(watch)),
+        None => registry
+            .store()
+            .watch(WatchRequest {
+                prefix: target.prefix().into_bytes(),
+                start_revision,
+            })
+            .map(Source::Store),
+    };
     let static_target = (
         target.in_namespace(None),
         target.namespace.map(str::to_string),
@@ -167,7 +179,7 @@ pub async fn watch(
 #[allow(clippy::too_many_arguments)]
 fn async_stream(
     initial: Vec<WatchEvent>,
-    store_watch: keelson_storage::Result<keelson_storage::WatchStream>,
+    store_watch: keelson_storage::Result<Source>,
     target: (Target<'static>, Option<String>),
     list: ListOptions,
     allow_bookmarks: bool,
@@ -206,13 +218,15 @@ fn async_stream(
             let message = tokio::select! {
                 _ = &mut deadline => return,
                 _ = tx.closed() => return,
-                m = store_watch.next_message() => m,
+                m = store_watch.next() => m,
             };
             let Some(message) = message else { return };
-            let events = match message {
+            let events = match &*message {
+                WatchMessage::Events { revision, .. } if *revision < start_revision => continue,
                 WatchMessage::Events { events, .. } => events,
                 WatchMessage::Progress { revision } => {
-                    if allow_bookmarks && tx.send(bookmark(&target, revision, false)).await.is_err()
+                    if allow_bookmarks
+                        && tx.send(bookmark(&target, *revision, false)).await.is_err()
                     {
                         return;
                     }
@@ -226,7 +240,7 @@ fn async_stream(
                 }
             };
             for event in events {
-                let Some(out) = translate(&target, &event, &list) else {
+                let Some(out) = translate(&target, event, &list) else {
                     continue;
                 };
                 if tx.send(out).await.is_err() {
@@ -238,6 +252,21 @@ fn async_stream(
     tokio_stream::wrappers::ReceiverStream::new(rx)
 }
 
+/// Where a watch's messages come from.
+enum Source {
+    Cache(crate::watch_cache::CacheWatch),
+    Store(keelson_storage::WatchStream),
+}
+
+impl Source {
+    async fn next(&mut self) -> Option<std::sync::Arc<WatchMessage>> {
+        match self {
+            Source::Cache(watch) => watch.next().await,
+            Source::Store(stream) => stream.next_message().await.map(std::sync::Arc::new),
+        }
+    }
+}
+
 /// A store event as a watch event, with selector transitions: an object that starts
 /// matching is ADDED, one that stops is DELETED.
 fn translate(
@@ -245,6 +274,10 @@ fn translate(
     event: &keelson_storage::Event,
     list: &ListOptions,
 ) -> Option<WatchEvent> {
+    // The cache follows a whole resource; a watch in one namespace sees only its keys.
+    if !event.kv.key.starts_with(target.prefix().as_bytes()) {
+        return None;
+    }
     if list.labels.is_empty() && list.fields.is_empty() && !target.converts() {
         let mut out = Vec::new();
         return match event.kind {

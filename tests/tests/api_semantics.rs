@@ -423,3 +423,77 @@ async fn pod_binding_eviction_and_node_routes() {
     .expect("force delete");
     assert_eq!(code(pods.get("p").await.expect_err("gone")), 404);
 }
+
+#[tokio::test]
+async fn the_watch_cache_serves_lists_and_resumes_watches_past_store_compaction() {
+    let c = start().await;
+    let api: Api<ConfigMap> = Api::namespaced(c.client.clone(), "default");
+    // A list primes the resource's cache.
+    api.list(&ListParams::default()).await.expect("list");
+    let created = api
+        .create(&PostParams::default(), &cm("cached", json!({})))
+        .await
+        .expect("create");
+    let rv = created
+        .metadata
+        .resource_version
+        .clone()
+        .unwrap_or_default();
+    api.patch(
+        "cached",
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "data": { "k": "w" } })),
+    )
+    .await
+    .expect("patch");
+    // A consistent list sees the write at once.
+    let listed = api.list(&ListParams::default()).await.expect("list");
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(
+        listed.items[0]
+            .data
+            .as_ref()
+            .and_then(|d| d.get("k"))
+            .map(String::as_str),
+        Some("w")
+    );
+    // The store forgets the history; the cache still has it, so the watch resumes.
+    let current = c.member.status().revision;
+    c.member.compact(current).await.expect("compact");
+    let mut stream = api
+        .watch(&WatchParams::default().timeout(10), &rv)
+        .await
+        .expect("watch")
+        .boxed();
+    let event = tokio::time::timeout(Duration::from_secs(10), stream.try_next())
+        .await
+        .expect("in time")
+        .expect("ok")
+        .expect("an event");
+    match event {
+        WatchEvent::Modified(o) => assert_eq!(
+            o.data.and_then(|d| d.get("k").cloned()).as_deref(),
+            Some("w")
+        ),
+        other => panic!("expected the modification from the cache's history, got {other:?}"),
+    }
+    // Another namespace's watcher, served by the same cache, sees only its namespace.
+    let other: Api<ConfigMap> = Api::namespaced(c.client.clone(), "kube-system");
+    let mut other_stream = other
+        .watch(&WatchParams::default().timeout(3), &rv)
+        .await
+        .expect("watch")
+        .boxed();
+    api.delete("cached", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let mut seen = Vec::new();
+    while let Ok(Ok(Some(event))) =
+        tokio::time::timeout(Duration::from_secs(5), other_stream.try_next()).await
+    {
+        if let WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o) = event {
+            seen.push(o.metadata.name.unwrap_or_default());
+        }
+    }
+    assert!(seen.is_empty(), "kube-system watcher saw {seen:?}");
+}
