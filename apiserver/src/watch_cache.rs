@@ -29,6 +29,8 @@ struct State {
 /// The cache of one resource (one storage prefix).
 pub struct Cache {
     state: RwLock<State>,
+    /// Asks the feeding store watch to report how far it has delivered.
+    progress: keelson_storage::ProgressRequester,
     live: broadcast::Sender<Arc<WatchMessage>>,
     revision: watch::Receiver<u64>,
 }
@@ -80,6 +82,11 @@ impl Cache {
     /// reached `at_least`; `None` if it does not in time.
     pub async fn list(&self, prefix: &[u8], at_least: u64) -> Option<(u64, Vec<KeyValue>)> {
         let mut revision = self.revision.clone();
+        if *revision.borrow() < at_least {
+            // Writes elsewhere in the store advance the revision without touching this
+            // resource; the store watch says when it has passed them.
+            self.progress.request();
+        }
         let reached = tokio::time::timeout(CATCH_UP, revision.wait_for(|r| *r >= at_least)).await;
         if !matches!(reached, Ok(Ok(_))) {
             return None;
@@ -155,6 +162,7 @@ impl WatchCaches {
             .ok()?;
         let (revision_tx, revision_rx) = watch::channel(page.revision);
         let cache = Arc::new(Cache {
+            progress: stream.progress_requester(),
             state: RwLock::new(State {
                 objects: page
                     .kvs

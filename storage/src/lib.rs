@@ -46,4 +46,4 @@ mod watch;
 pub use client::StoreClient;
 pub use member::{Member, MemberConfig};
 pub use types::*;
-pub use watch::WatchStream;
+pub use watch::{ProgressRequester, WatchStream};

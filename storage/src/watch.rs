@@ -68,12 +68,30 @@ impl WatchHub {
 /// The messages of one watch, in revision order. Dropping it ends the watch.
 pub struct WatchStream {
     rx: mpsc::Receiver<WatchMessage>,
+    progress: ProgressRequester,
 }
 
 impl WatchStream {
     /// The next message; `None` once the watch has ended.
     pub async fn next_message(&mut self) -> Option<WatchMessage> {
         self.rx.recv().await
+    }
+
+    /// A handle that asks this watch for a progress notification now.
+    pub fn progress_requester(&self) -> ProgressRequester {
+        self.progress.clone()
+    }
+}
+
+/// Asks a watch to send `Progress` with the revision it has delivered everything up to
+/// (like etcd's RequestProgress): a cache fed by the watch learns it is current without
+/// waiting for the periodic notification.
+#[derive(Clone, Default)]
+pub struct ProgressRequester(Arc<tokio::sync::Notify>);
+
+impl ProgressRequester {
+    pub fn request(&self) {
+        self.0.notify_one();
     }
 }
 
@@ -106,15 +124,17 @@ pub(crate) fn start(
         });
     }
     let (tx, rx) = mpsc::channel(64);
+    let progress = ProgressRequester::default();
     let watcher = Watcher {
         db,
         prefix: req.prefix,
         next,
         tx,
         progress_interval,
+        progress_requested: progress.clone(),
     };
     tokio::spawn(watcher.run(live, hub.current.subscribe()));
-    Ok(WatchStream { rx })
+    Ok(WatchStream { rx, progress })
 }
 
 struct Watcher {
@@ -124,6 +144,7 @@ struct Watcher {
     next: Revision,
     tx: mpsc::Sender<WatchMessage>,
     progress_interval: Duration,
+    progress_requested: ProgressRequester,
 }
 
 enum Flow {
@@ -205,6 +226,12 @@ impl Watcher {
                             }
                         }
                         sent_since_tick = false;
+                    }
+                    _ = self.progress_requested.0.notified() => {
+                        let revision = self.next - 1;
+                        if self.tx.send(WatchMessage::Progress { revision }).await.is_err() {
+                            return;
+                        }
                     }
                     _ = self.tx.closed() => return,
                 }

@@ -7,6 +7,10 @@ use keelson_storage::*;
 use tempfile::TempDir;
 
 async fn member() -> (Member, TempDir) {
+    member_with_progress_every(Duration::from_millis(100)).await
+}
+
+async fn member_with_progress_every(progress_interval: Duration) -> (Member, TempDir) {
     let dir = tempfile::tempdir().unwrap();
     pki::init_ca(&dir.path().join("ca"), "test-ca").unwrap();
     pki::issue(
@@ -22,7 +26,7 @@ async fn member() -> (Member, TempDir) {
         "127.0.0.1:0".parse().unwrap(),
         identity,
     );
-    config.progress_interval = Duration::from_millis(100);
+    config.progress_interval = progress_interval;
     config.compaction_interval = None;
     (Member::start(config).await.unwrap(), dir)
 }
@@ -450,4 +454,30 @@ async fn invalid_keys_are_refused_before_anything_is_written() {
         m.range(RangeRequest::prefix("/")).await.unwrap().revision,
         before
     );
+}
+
+#[tokio::test]
+async fn a_requested_progress_reports_revisions_written_elsewhere() {
+    let (m, _dir) = member_with_progress_every(Duration::from_secs(3600)).await;
+    let mut watch = m
+        .watch(WatchRequest {
+            prefix: b"/registry/quiet/".to_vec(),
+            start_revision: 0,
+        })
+        .unwrap();
+    let elsewhere = put(&m, "/registry/busy/a", "1").await;
+    watch.progress_requester().request();
+    // The periodic notification is an hour away; this one is on demand.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let message = tokio::time::timeout_at(deadline, watch.next_message())
+            .await
+            .expect("a progress notification")
+            .expect("the watch goes on");
+        match message {
+            WatchMessage::Progress { revision } if revision >= elsewhere => break,
+            WatchMessage::Progress { .. } => watch.progress_requester().request(),
+            other => panic!("the quiet prefix saw {other:?}"),
+        }
+    }
 }
