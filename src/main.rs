@@ -169,6 +169,10 @@ struct ApiArgs {
     /// How long Events live, such as `1h` or `90s`.
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
     event_ttl: Duration,
+    /// Changes each resource's watch cache keeps for watches that resume from an older
+    /// resourceVersion (older ones are read from the store while it still has them).
+    #[arg(long, default_value_t = keelson_apiserver::watch_cache::DEFAULT_HISTORY)]
+    default_watch_cache_size: usize,
 }
 
 #[derive(Args)]
@@ -511,6 +515,7 @@ async fn serve_api(
     config.token_auth_file = args.token_auth_file.clone();
     config.event_ttl = args.event_ttl;
     config.ca_dir = ca_dir;
+    config.watch_cache_history = args.default_watch_cache_size;
     if args.authorization_mode == "AlwaysAllow" {
         config.authorization_mode = keelson_apiserver::auth::AuthorizationMode::AlwaysAllow;
     }

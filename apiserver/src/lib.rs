@@ -63,6 +63,8 @@ pub struct ApiServerConfig {
     /// A CA (and service-account key) shared by the servers of an HA cluster; by default
     /// each data dir has its own.
     pub ca_dir: Option<PathBuf>,
+    /// Changes each resource's watch cache keeps for watches that resume.
+    pub watch_cache_history: usize,
 }
 
 impl ApiServerConfig {
@@ -75,6 +77,7 @@ impl ApiServerConfig {
             authorization_mode: AuthorizationMode::default(),
             event_ttl: Duration::from_secs(3600),
             ca_dir: None,
+            watch_cache_history: watch_cache::DEFAULT_HISTORY,
         }
     }
 }
@@ -163,7 +166,7 @@ impl ApiServer {
         };
         let token_issuer = tokens::TokenIssuer::load_or_create(&pki.service_account_key)?;
         let state = Arc::new(ApiServerState {
-            registry: Registry::new(store, config.event_ttl),
+            registry: Registry::new(store, config.event_ttl, config.watch_cache_history),
             tokens,
             token_issuer,
             authorization_mode: config.authorization_mode,
@@ -171,6 +174,8 @@ impl ApiServer {
             metrics: metrics::Metrics::default(),
         });
         bootstrap(&state.registry, advertise).await?;
+        let priming = state.clone();
+        tokio::spawn(async move { priming.registry.prime_caches().await });
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
         let task = tokio::spawn(server::serve_tls(listener, acceptor, state.clone()));
         Ok(ApiServer {

@@ -386,9 +386,12 @@ pub struct Registry {
 const PATCH_RETRIES: usize = 5;
 
 impl Registry {
-    pub fn new(store: Member, event_ttl: Duration) -> Registry {
+    pub fn new(store: Member, event_ttl: Duration, watch_cache_history: usize) -> Registry {
         Registry {
-            caches: std::sync::Arc::new(crate::watch_cache::WatchCaches::new(store.clone())),
+            caches: std::sync::Arc::new(crate::watch_cache::WatchCaches::new(
+                store.clone(),
+                watch_cache_history,
+            )),
             store,
             event_ttl,
             event_lease: Mutex::new(None),
@@ -397,6 +400,20 @@ impl Registry {
 
     pub fn store(&self) -> &Member {
         &self.store
+    }
+
+    /// Primes the watch cache of every served resource, as upstream does at start, so the
+    /// first list or watch of a resource does not pay for it.
+    pub async fn prime_caches(&self) {
+        let mut prefixes: Vec<&str> = crate::generated::routes::ROUTES
+            .iter()
+            .map(|r| r.storage_prefix)
+            .collect();
+        prefixes.sort_unstable();
+        prefixes.dedup();
+        for prefix in prefixes {
+            let _ = self.caches.get(prefix).await;
+        }
     }
 
     /// The watch cache of a resource.

@@ -10,8 +10,9 @@ use std::time::Duration;
 use keelson_storage::{EventKind, KeyValue, Member, RangeRequest, WatchMessage, WatchRequest};
 use tokio::sync::{broadcast, watch};
 
-/// Store messages kept for watchers that resume from a recent revision.
-const HISTORY: usize = 4096;
+/// Store messages kept per resource for watchers that resume from a recent revision, by
+/// default (`--default-watch-cache-size`).
+pub const DEFAULT_HISTORY: usize = 4096;
 /// Messages a watcher may fall behind before it is closed (it then watches again).
 const FAN_OUT_BUFFER: usize = 8192;
 /// How long a list waits for the cache to reach the revision it needs.
@@ -28,6 +29,7 @@ struct State {
 
 /// The cache of one resource (one storage prefix).
 pub struct Cache {
+    history_limit: usize,
     state: RwLock<State>,
     /// Asks the feeding store watch to report how far it has delivered.
     progress: keelson_storage::ProgressRequester,
@@ -122,7 +124,7 @@ impl Cache {
         let message = Arc::new(message);
         if matches!(*message, WatchMessage::Events { .. }) {
             state.history.push_back(message.clone());
-            while state.history.len() > HISTORY {
+            while state.history.len() > self.history_limit {
                 if let Some(dropped) = state.history.pop_front() {
                     state.oldest = message_revision(&dropped);
                 }
@@ -136,13 +138,15 @@ impl Cache {
 /// The caches of every resource in use, made on first use.
 pub struct WatchCaches {
     store: Member,
+    history: usize,
     caches: Mutex<HashMap<String, Arc<Cache>>>,
 }
 
 impl WatchCaches {
-    pub fn new(store: Member) -> WatchCaches {
+    pub fn new(store: Member, history: usize) -> WatchCaches {
         WatchCaches {
             store,
+            history: history.max(1),
             caches: Mutex::new(HashMap::new()),
         }
     }
@@ -162,6 +166,7 @@ impl WatchCaches {
             .ok()?;
         let (revision_tx, revision_rx) = watch::channel(page.revision);
         let cache = Arc::new(Cache {
+            history_limit: self.history,
             progress: stream.progress_requester(),
             state: RwLock::new(State {
                 objects: page

@@ -24,6 +24,10 @@ struct InProcess {
 }
 
 async fn start() -> InProcess {
+    start_with_watch_cache_size(keelson_apiserver::watch_cache::DEFAULT_HISTORY).await
+}
+
+async fn start_with_watch_cache_size(history: usize) -> InProcess {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().to_path_buf();
     pki::init_ca(&data.join("ca"), "test-ca").expect("CA");
@@ -42,12 +46,11 @@ async fn start() -> InProcess {
     );
     config.progress_interval = Duration::from_millis(100);
     let member = Member::start(config).await.expect("store member");
-    let server = ApiServer::start(
-        member.clone(),
-        ApiServerConfig::new(data, "127.0.0.1:0".parse().expect("address")),
-    )
-    .await
-    .expect("API server");
+    let mut api_config = ApiServerConfig::new(data, "127.0.0.1:0".parse().expect("address"));
+    api_config.watch_cache_history = history;
+    let server = ApiServer::start(member.clone(), api_config)
+        .await
+        .expect("API server");
     let client = Client::new(server.service(), "default");
     InProcess {
         member,
@@ -302,7 +305,8 @@ async fn finalizers_preconditions_and_status_split() {
 
 #[tokio::test]
 async fn watch_from_a_revision_bookmarks_and_gone() {
-    let c = start().await;
+    // A small watch cache: its history soon no longer reaches back to `rv` below.
+    let c = start_with_watch_cache_size(4).await;
     let api: Api<ConfigMap> = Api::namespaced(c.client.clone(), "default");
     let first = api
         .create(&PostParams::default(), &cm("w1", json!({})))
@@ -342,7 +346,16 @@ async fn watch_from_a_revision_bookmarks_and_gone() {
     }
     assert_eq!(seen, ["added w2", "deleted w1"]);
     drop(stream);
-    // After compaction, the old revision is gone: 410.
+    for i in 0..8 {
+        api.patch(
+            "w2",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "data": { "n": i.to_string() } })),
+        )
+        .await
+        .expect("patch");
+    }
+    // After compaction, and past the cache's history, the old revision is gone: 410.
     let current = c.member.status().revision;
     c.member.compact(current).await.expect("compact");
     let mut stream = api
