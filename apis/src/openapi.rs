@@ -61,6 +61,15 @@ fn annotate_schemas(schemas: &mut Map<String, Value>) {
                 "x-kubernetes-group-version-kind".into(),
                 json!([gvk(kind.group, kind.version, kind.kind)]),
             );
+            // k8s-openapi lists `metadata` as required (its Rust field is not optional);
+            // upstream's schemas never do, and kubectl's client-side validation would
+            // refuse bodies without it.
+            if let Some(Value::Array(required)) = schema.get_mut("required") {
+                required.retain(|r| r != "metadata");
+                if required.is_empty() {
+                    schema.remove("required");
+                }
+            }
         }
     }
     for field in catalogue::merge_meta() {

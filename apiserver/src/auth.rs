@@ -135,6 +135,28 @@ pub fn is_public_path(path: &str) -> bool {
         || path.starts_with("/readyz/")
 }
 
+/// What every authenticated user may do, as upstream's default `system:discovery` and
+/// `system:basic-user` roles allow: read discovery and OpenAPI, and ask about itself.
+pub fn allowed_to_every_user(method: &str, path: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    let document = path == "/api"
+        || path == "/apis"
+        || path.starts_with("/openapi/")
+        || path
+            .strip_prefix("/api/")
+            .is_some_and(|rest| !rest.contains('/'))
+        || path
+            .strip_prefix("/apis/")
+            .is_some_and(|rest| rest.split('/').count() <= 2);
+    let self_review = [
+        "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+        "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+        "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+    ]
+    .contains(&path);
+    (method == "GET" && document) || (method == "POST" && self_review)
+}
+
 pub fn authorized(user: &User, mode: AuthorizationMode) -> bool {
     user.groups.iter().any(|g| g == "system:masters")
         || (mode == AuthorizationMode::AlwaysAllow && !user.is_anonymous())
@@ -156,6 +178,23 @@ mod tests {
         );
         assert!(file.user("nope").is_none());
         assert!(TokenFile::parse("onlytoken\n").is_err());
+    }
+
+    #[test]
+    fn every_user_may_discover_and_ask_about_itself() {
+        assert!(allowed_to_every_user("GET", "/apis/apps/v1"));
+        assert!(allowed_to_every_user("GET", "/api/v1"));
+        assert!(allowed_to_every_user("GET", "/openapi/v3/apis/apps/v1"));
+        assert!(allowed_to_every_user(
+            "POST",
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+        ));
+        assert!(!allowed_to_every_user("GET", "/api/v1/pods"));
+        assert!(!allowed_to_every_user("GET", "/apis/apps/v1/deployments"));
+        assert!(!allowed_to_every_user(
+            "POST",
+            "/apis/authorization.k8s.io/v1/subjectaccessreviews"
+        ));
     }
 
     #[test]

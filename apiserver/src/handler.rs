@@ -84,25 +84,22 @@ async fn authenticate(
         return Ok(tls_user.unwrap_or_else(User::anonymous));
     };
     let token = auth.strip_prefix("Bearer ").map(str::trim).unwrap_or("");
-    if let Some(user) = state.tokens.user(token) {
-        return Ok(user.clone());
-    }
-    // A service-account token holds only while its account exists (with the same uid).
-    let account = state
-        .token_issuer
-        .verify(token)
-        .ok_or_else(ApiError::unauthorized)?;
-    let target = Target::find("", "v1", "serviceaccounts", Some(&account.namespace))
-        .ok_or_else(ApiError::unauthorized)?;
-    let current = state
-        .registry
-        .get(&target, &account.name)
+    authenticate_bearer(state, token)
         .await
-        .map_err(|_| ApiError::unauthorized())?;
-    if current.pointer("/metadata/uid").and_then(Value::as_str) != Some(account.uid.as_str()) {
-        return Err(ApiError::unauthorized());
+        .ok_or_else(ApiError::unauthorized)
+}
+
+/// The user of a bearer token: one from `--token-auth-file`, or a service-account token,
+/// which holds only while its account exists with the same uid.
+pub(crate) async fn authenticate_bearer(state: &ApiServerState, token: &str) -> Option<User> {
+    if let Some(user) = state.tokens.user(token) {
+        return Some(user.clone());
     }
-    Ok(account.user())
+    let account = state.token_issuer.verify(token)?;
+    let target = Target::find("", "v1", "serviceaccounts", Some(&account.namespace))?;
+    let current = state.registry.get(&target, &account.name).await.ok()?;
+    (current.pointer("/metadata/uid").and_then(Value::as_str) == Some(account.uid.as_str()))
+        .then(|| account.user())
 }
 
 async fn handle_inner<B>(
@@ -125,7 +122,9 @@ where
     if user.is_anonymous() {
         return Err(ApiError::unauthorized());
     }
-    if !auth::authorized(&user, state.authorization_mode) {
+    if !auth::authorized(&user, state.authorization_mode)
+        && !auth::allowed_to_every_user(parts.method.as_str(), &path)
+    {
         return Err(ApiError::forbidden(format!(
             "User \"{}\" cannot {} path \"{path}\"",
             user.name,
@@ -151,6 +150,7 @@ where
     let body = read_body(body).await?;
     resource(
         state,
+        &user,
         request,
         &query,
         accept.as_deref(),
@@ -443,6 +443,7 @@ fn as_table(target: &Target<'_>, value: &Value, include_object: &str) -> Value {
 
 async fn resource(
     state: &Arc<ApiServerState>,
+    user: &User,
     request: ResourceRequest,
     query: &Query,
     accept: Option<&str>,
@@ -574,7 +575,27 @@ async fn resource(
                 let outcome = token_request(state, &target, name, body).await?;
                 return Ok(outcome_response(outcome, format, &target));
             }
+            if crate::reviews::is_review(resource.group(), resource.plural()) {
+                let reviewed =
+                    crate::reviews::review(state, user, resource.group(), resource.plural(), body)
+                        .await?;
+                return Ok(json_response(201, &reviewed));
+            }
             match (resource.plural(), sub) {
+                // The legacy `bindings` collection binds the pod its body names.
+                ("bindings", None) => {
+                    let pod_name = body
+                        .pointer("/metadata/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string();
+                    let pods = Target::find("", "v1", "pods", request.namespace.as_deref())
+                        .ok_or_else(ApiError::not_found_path)?;
+                    registry
+                        .update(&pods, &pod_name, Some("binding"), body, &opts)
+                        .await?;
+                    return Ok(json_response(201, &success_status(201)));
+                }
                 ("pods", Some("binding")) => {
                     registry.update(&target, name, sub, body, &opts).await?;
                     return Ok(json_response(201, &success_status(201)));

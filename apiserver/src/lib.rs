@@ -25,6 +25,7 @@ pub mod pki;
 pub mod protobuf;
 pub mod registry;
 pub mod request;
+pub mod reviews;
 pub mod selectors;
 pub mod server;
 pub mod status;

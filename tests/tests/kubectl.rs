@@ -907,3 +907,34 @@ items:
     assert!(err.contains("unknown field \"bogus\""), "{err}");
     assert!(k.fails(&["get", "configmap", "bad"]).contains("NotFound"));
 }
+
+#[test]
+fn reviews_answer_and_store_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tokens = dir.path().join("tokens.csv");
+    std::fs::write(&tokens, "dev-token,dev,1001,\"devs\"\n").expect("token file");
+    let k = KeelsonUp::start(&["--token-auth-file", tokens.to_str().unwrap_or("")]);
+    let whoami = k.ok(&["auth", "whoami"]);
+    assert!(
+        whoami.contains("keelson-admin") && whoami.contains("system:masters"),
+        "{whoami}"
+    );
+    let dev = k.ok(&["--token", "dev-token", "auth", "whoami"]);
+    assert!(dev.contains("dev") && dev.contains("devs"), "{dev}");
+    assert_eq!(k.ok(&["auth", "can-i", "create", "pods"]).trim(), "yes");
+    let denied = k.kubectl(&["--token", "dev-token", "auth", "can-i", "create", "pods"]);
+    assert!(!denied.status.success());
+    assert!(String::from_utf8_lossy(&denied.stdout)
+        .trim()
+        .starts_with("no"));
+    let review = json(&k.ok_stdin(&["create", "-o", "json", "-f", "-"], r#"{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"dev-token"}}"#));
+    assert_eq!(review["status"]["authenticated"], true);
+    assert_eq!(review["status"]["user"]["username"], "dev");
+    let bad = json(&k.ok_stdin(
+        &["create", "-o", "json", "-f", "-"],
+        r#"{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"nope"}}"#,
+    ));
+    assert_eq!(bad["status"]["authenticated"], false);
+    let sar = json(&k.ok_stdin(&["create", "-o", "json", "-f", "-"], r#"{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"user":"dev","resourceAttributes":{"verb":"get","resource":"pods"}}}"#));
+    assert_eq!(sar["status"]["allowed"], false);
+}

@@ -1,0 +1,120 @@
+//! Reviews: resources that are questions, not objects. A POST answers in the body's
+//! `status` and stores nothing: TokenReview (is this token valid, and whose is it),
+//! SelfSubjectReview (who am I), and the access reviews (may this user do this).
+
+use serde_json::{json, Value};
+
+use crate::auth::{self, User};
+use crate::status::{ApiError, ApiResult};
+use crate::ApiServerState;
+
+/// Whether a resource is a review.
+pub fn is_review(group: &str, plural: &str) -> bool {
+    matches!(
+        (group, plural),
+        (
+            "authentication.k8s.io",
+            "tokenreviews" | "selfsubjectreviews"
+        ) | (
+            "authorization.k8s.io",
+            "subjectaccessreviews"
+                | "localsubjectaccessreviews"
+                | "selfsubjectaccessreviews"
+                | "selfsubjectrulesreviews"
+        )
+    )
+}
+
+fn user_info(user: &User) -> Value {
+    json!({ "username": user.name, "uid": user.uid, "groups": user.groups })
+}
+
+/// Answers a review posted by `caller`.
+pub async fn review(
+    state: &ApiServerState,
+    caller: &User,
+    group: &str,
+    plural: &str,
+    mut body: Value,
+) -> ApiResult<Value> {
+    if !body.is_object() {
+        return Err(ApiError::bad_request("a review must be a JSON object"));
+    }
+    let status = match plural {
+        "tokenreviews" => {
+            let token = body
+                .pointer("/spec/token")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            match crate::handler::authenticate_bearer(state, token).await {
+                Some(user) => {
+                    json!({ "authenticated": true, "user": user_info(&user), "audiences": [crate::tokens::ISSUER] })
+                }
+                None => {
+                    json!({ "authenticated": false, "user": {}, "error": "invalid bearer token" })
+                }
+            }
+        }
+        "selfsubjectreviews" => json!({ "userInfo": user_info(caller) }),
+        "selfsubjectaccessreviews" => access(caller, state.authorization_mode),
+        "selfsubjectrulesreviews" => {
+            if auth::authorized(caller, state.authorization_mode) {
+                json!({
+                    "resourceRules": [{ "verbs": ["*"], "apiGroups": ["*"], "resources": ["*"] }],
+                    "nonResourceRules": [{ "verbs": ["*"], "nonResourceURLs": ["*"] }],
+                    "incomplete": false,
+                })
+            } else {
+                json!({ "resourceRules": [], "nonResourceRules": [], "incomplete": false })
+            }
+        }
+        _ => {
+            // subjectaccessreviews and localsubjectaccessreviews ask about another user.
+            let spec = body.get("spec").cloned().unwrap_or(Value::Null);
+            let subject = User {
+                name: spec
+                    .get("user")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                uid: spec
+                    .get("uid")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                groups: spec
+                    .get("groups")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect(),
+            };
+            if subject.name.is_empty() && subject.groups.is_empty() {
+                return Err(ApiError::invalid(
+                    "SubjectAccessReview",
+                    group,
+                    "",
+                    vec![crate::status::Cause::required("spec.user")],
+                ));
+            }
+            access(&subject, state.authorization_mode)
+        }
+    };
+    body["status"] = status;
+    Ok(body)
+}
+
+fn access(user: &User, mode: auth::AuthorizationMode) -> Value {
+    if auth::authorized(user, mode) {
+        let reason = if user.groups.iter().any(|g| g == "system:masters") {
+            "the user is in system:masters"
+        } else {
+            "--authorization-mode=AlwaysAllow"
+        };
+        json!({ "allowed": true, "reason": reason })
+    } else {
+        json!({ "allowed": false, "reason": "only system:masters may act until RBAC is enabled" })
+    }
+}
