@@ -366,3 +366,60 @@ async fn field_validation_strict_warn_and_ignore() {
     let stored = up.ok(&["get", "configmap", "w", "-o", "json"]);
     assert!(!stored.contains("bogus"), "{stored}");
 }
+
+#[tokio::test]
+async fn discovery_content_types_are_exact() {
+    let up = tokio::task::spawn_blocking(|| KeelsonUp::start(&[]))
+        .await
+        .expect("keelson up");
+    let https = Https::new(&up);
+    let get = |path: &'static str, accept: &'static str| {
+        let client = https.client.clone();
+        let url = format!("{}{path}", https.base);
+        async move {
+            let response = client
+                .get(url)
+                .header("Accept", accept)
+                .send()
+                .await
+                .expect("a response");
+            let content_type = response
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            (content_type, response.text().await.expect("a body"))
+        }
+    };
+    let aggregated =
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
+    for path in ["/api", "/apis"] {
+        let (content_type, body) = get(path, aggregated).await;
+        assert_eq!(
+            content_type,
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+        );
+        let parsed: Value = serde_json::from_str(&body).expect("JSON");
+        assert_eq!(parsed["kind"], "APIGroupDiscoveryList");
+        let (content_type, body) = get(path, "application/json").await;
+        assert_eq!(content_type, "application/json");
+        let parsed: Value = serde_json::from_str(&body).expect("JSON");
+        assert_ne!(parsed["kind"], "APIGroupDiscoveryList");
+    }
+    let (content_type, body) = get(
+        "/apis/apps/v1/namespaces/default/deployments",
+        "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
+    )
+    .await;
+    assert_eq!(content_type, "application/json");
+    let table: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(table["kind"], "Table");
+    assert_eq!(table["columnDefinitions"][2]["name"], "Up-to-date");
+    let (content_type, _) = get(
+        "/api/v1/namespaces",
+        "application/vnd.kubernetes.protobuf,application/json",
+    )
+    .await;
+    assert_eq!(content_type, "application/json");
+}

@@ -510,3 +510,41 @@ async fn the_watch_cache_serves_lists_and_resumes_watches_past_store_compaction(
     }
     assert!(seen.is_empty(), "kube-system watcher saw {seen:?}");
 }
+
+#[tokio::test]
+async fn writes_into_a_terminating_namespace_are_refused() {
+    // No namespace controller runs here, so a deleted namespace stays Terminating.
+    let c = start().await;
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(c.client.clone());
+    let ns: k8s_openapi::api::core::v1::Namespace =
+        serde_json::from_value(json!({ "metadata": { "name": "leaving" } })).expect("namespace");
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .expect("create");
+    namespaces
+        .delete("leaving", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let marked = namespaces.get("leaving").await.expect("still there");
+    assert_eq!(
+        marked.status.and_then(|s| s.phase).as_deref(),
+        Some("Terminating")
+    );
+    let api: Api<ConfigMap> = Api::namespaced(c.client.clone(), "leaving");
+    let err = api
+        .create(&PostParams::default(), &cm("late", json!({})))
+        .await
+        .expect_err("terminating");
+    assert_eq!(code(err), 403);
+    let missing: Api<ConfigMap> = Api::namespaced(c.client.clone(), "never-made");
+    assert_eq!(
+        code(
+            missing
+                .create(&PostParams::default(), &cm("x", json!({})))
+                .await
+                .expect_err("missing")
+        ),
+        404
+    );
+}
