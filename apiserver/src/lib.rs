@@ -1,12 +1,15 @@
 //! Keelson's API server: the HTTPS front end that real Kubernetes clients talk to.
 //!
 //! A request's way ([`handler`]): TLS ([`server`]) -> authentication and authorization
-//! ([`auth`]) -> discovery and OpenAPI documents ([`documents`], written by codegen into
-//! [`generated`]) or a resource path ([`request`]) -> decoding ([`codec`]) -> the generic
-//! [`registry`], which serves every resource of the catalogue with its per-resource
-//! [`strategy`] over `keelson-storage` -> the answer as JSON, YAML or a [`table`]. Lists
-//! filter with [`selectors`]; PATCH goes through [`patch`]; watches through [`watch`].
-//! Errors are `Status` objects ([`status`]).
+//! ([`auth`], service-account [`tokens`]) -> discovery and OpenAPI documents ([`documents`],
+//! written by codegen into `generated/`; v2 also as protobuf, [`openapi_v2_proto`]) or a
+//! resource path ([`request`]) -> decoding ([`codec`], Kubernetes [`protobuf`]) -> the
+//! generic [`registry`], which serves every resource of the catalogue with its per-resource
+//! [`strategy`] over `keelson-storage`, converting versions that share storage
+//! ([`conversion`]) -> the answer as JSON, YAML or a [`table`]. Lists filter with
+//! [`selectors`]; PATCH goes through [`patch`]; watches through [`watch`], fed by the
+//! per-resource [`watch_cache`]; reviews are answered, not stored ([`reviews`]). Errors are
+//! `Status` objects ([`status`]).
 //!
 //! [`ApiServer::start`] bootstraps the PKI ([`pki`]) and the namespaces, then serves;
 //! [`ApiServer::service`] is the same server as a tower `Service` for in-process clients
