@@ -601,7 +601,7 @@ async fn resource(
                     return Ok(json_response(201, &success_status(201)));
                 }
                 ("pods", Some("eviction")) => {
-                    // Pod disruption budgets are not consulted yet: an eviction deletes.
+                    crate::eviction::admit(registry, &target, name, &opts).await?;
                     let options = body.get("deleteOptions").cloned().unwrap_or(json!({}));
                     registry.delete(&target, name, &options, &opts).await?;
                     return Ok(json_response(201, &success_status(201)));

@@ -9,7 +9,7 @@
 //! ([`conversion`]) -> the answer as JSON, YAML or a [`table`]. Lists filter with
 //! [`selectors`]; PATCH goes through [`patch`]; watches through [`watch`], fed by the
 //! per-resource [`watch_cache`]; reviews are answered, not stored ([`reviews`]). Errors are
-//! `Status` objects ([`status`]).
+//! `Status` objects ([`status`]). Evictions consult disruption budgets ([`eviction`]).
 //!
 //! [`ApiServer::start`] bootstraps the PKI ([`pki`]) and the namespaces, then serves;
 //! [`ApiServer::service`] is the same server as a tower `Service` for in-process clients
@@ -19,6 +19,7 @@ pub mod auth;
 pub mod codec;
 pub mod conversion;
 pub mod documents;
+pub mod eviction;
 mod generated;
 pub mod handler;
 pub mod metrics;

@@ -548,3 +548,69 @@ async fn writes_into_a_terminating_namespace_are_refused() {
         404
     );
 }
+
+#[tokio::test]
+async fn evictions_respect_disruption_budgets() {
+    let c = start().await;
+    let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
+    for name in ["a", "b"] {
+        let pod: Pod = serde_json::from_value(json!({ "metadata": { "name": name, "labels": { "app": "web" } }, "spec": { "nodeName": "n1", "containers": [{ "name": "c", "image": "busybox" }] } })).expect("pod");
+        pods.create(&PostParams::default(), &pod)
+            .await
+            .expect("create");
+        pods.patch_status(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "status": { "phase": "Running" } })),
+        )
+        .await
+        .expect("running");
+    }
+    let budgets: Api<k8s_openapi::api::policy::v1::PodDisruptionBudget> =
+        Api::namespaced(c.client.clone(), "default");
+    let pdb = serde_json::from_value(json!({ "metadata": { "name": "web" }, "spec": { "minAvailable": 1, "selector": { "matchLabels": { "app": "web" } } } })).expect("pdb");
+    budgets
+        .create(&PostParams::default(), &pdb)
+        .await
+        .expect("create pdb");
+    // No disruption allowed (the budget's status says so): 429, and the pod stays.
+    let err = pods
+        .evict("a", &Default::default())
+        .await
+        .expect_err("budget");
+    assert_eq!(code(err), 429);
+    assert!(pods
+        .get("a")
+        .await
+        .expect("still there")
+        .metadata
+        .deletion_timestamp
+        .is_none());
+    // One allowed: the first eviction uses it up, the second is refused.
+    budgets.patch_status("web", &PatchParams::default(), &Patch::Merge(json!({ "status": { "disruptionsAllowed": 1, "currentHealthy": 2, "desiredHealthy": 1, "expectedPods": 2 } }))).await.expect("status");
+    pods.evict("a", &Default::default()).await.expect("evict a");
+    assert!(pods
+        .get("a")
+        .await
+        .expect("marked")
+        .metadata
+        .deletion_timestamp
+        .is_some());
+    assert_eq!(
+        budgets
+            .get("web")
+            .await
+            .expect("pdb")
+            .status
+            .map(|s| s.disruptions_allowed),
+        Some(0)
+    );
+    assert_eq!(
+        code(
+            pods.evict("b", &Default::default())
+                .await
+                .expect_err("used up")
+        ),
+        429
+    );
+}

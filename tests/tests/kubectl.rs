@@ -289,7 +289,9 @@ fn configmaps_secrets_services_deployments_namespaces_round_trip() {
         ("namespace", "shop", None),
     ] {
         let with_ns = |args: &[&str]| -> Vec<String> {
-            let mut full: Vec<String> = ns.map(|n| vec!["-n".to_string(), n.to_string()]).unwrap_or_default();
+            let mut full: Vec<String> = ns
+                .map(|n| vec!["-n".to_string(), n.to_string()])
+                .unwrap_or_default();
             full.extend(args.iter().map(|a| a.to_string()));
             full
         };
@@ -302,19 +304,51 @@ fn configmaps_secrets_services_deployments_namespaces_round_trip() {
         assert!(run(&["describe", kind, name]).contains(name));
         run(&["label", kind, name, "verb=label"]);
         run(&["annotate", kind, name, "verb=annotate"]);
-        run(&["patch", kind, name, "--type=json", "-p", r#"[{"op":"add","path":"/metadata/labels/json","value":"yes"}]"#]);
-        run(&["patch", kind, name, "--type=merge", "-p", r#"{"metadata":{"labels":{"merge":"yes"}}}"#]);
-        run(&["patch", kind, name, "-p", r#"{"metadata":{"labels":{"strategic":"yes"}}}"#]);
+        run(&[
+            "patch",
+            kind,
+            name,
+            "--type=json",
+            "-p",
+            r#"[{"op":"add","path":"/metadata/labels/json","value":"yes"}]"#,
+        ]);
+        run(&[
+            "patch",
+            kind,
+            name,
+            "--type=merge",
+            "-p",
+            r#"{"metadata":{"labels":{"merge":"yes"}}}"#,
+        ]);
+        run(&[
+            "patch",
+            kind,
+            name,
+            "-p",
+            r#"{"metadata":{"labels":{"strategic":"yes"}}}"#,
+        ]);
         let mut obj = json(&run(&["get", kind, name, "-o", "json"]));
         for label in ["verb", "json", "merge", "strategic"] {
-            assert!(obj["metadata"]["labels"][label].is_string(), "{kind} lacks label {label}: {obj}");
+            assert!(
+                obj["metadata"]["labels"][label].is_string(),
+                "{kind} lacks label {label}: {obj}"
+            );
         }
         assert_eq!(obj["metadata"]["annotations"]["verb"], "annotate");
         obj["metadata"]["labels"]["replaced"] = "yes".into();
         let full = with_ns(&["replace", "-f", "-"]);
         let refs: Vec<&str> = full.iter().map(String::as_str).collect();
         k.ok_stdin(&refs, &obj.to_string());
-        assert_eq!(run(&["get", kind, name, "-o", "jsonpath={.metadata.labels.replaced}"]), "yes");
+        assert_eq!(
+            run(&[
+                "get",
+                kind,
+                name,
+                "-o",
+                "jsonpath={.metadata.labels.replaced}"
+            ]),
+            "yes"
+        );
     }
 
     // delete each kind, then the namespace (its controller empties and finalizes it).
