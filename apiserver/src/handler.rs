@@ -511,7 +511,9 @@ async fn resource(
             }
         }
         Verb::Get => {
-            let obj = registry.get(&target, name).await?;
+            let obj = registry
+                .get_at(&target, name, query.get("resourceVersion"))
+                .await?;
             let view = crate::registry::subresource_view(&target, sub, &obj)?;
             Ok(object_response(200, format, &target, &view, include_object))
         }

@@ -535,6 +535,32 @@ impl Registry {
         }
     }
 
+    /// A GET with a `resourceVersion`: `"0"` (any) and `N` (not older than N) are served
+    /// from the watch cache, once it has reached the revision; none reads the store.
+    pub async fn get_at(
+        &self,
+        target: &Target<'_>,
+        name: &str,
+        resource_version: Option<&str>,
+    ) -> ApiResult<Value> {
+        let at_least = match resource_version {
+            None | Some("") => return self.get(target, name).await,
+            Some(rv) => rv
+                .parse::<u64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?,
+        };
+        let key = target.key(name);
+        if let Some(cache) = self.cache(target).await {
+            if let Some(found) = cache.get(key.as_bytes(), at_least).await {
+                return match found {
+                    Some(kv) => target.decode(&kv),
+                    None => Err(target.not_found(name)),
+                };
+            }
+        }
+        self.get(target, name).await
+    }
+
     /// Reads the keys of a list page by page, handing each to `visit` (which says whether
     /// it counted towards the limit); returns the revision read at and the continue token.
     async fn scan(

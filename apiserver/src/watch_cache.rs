@@ -83,14 +83,7 @@ impl Cache {
     /// The objects under `prefix` and the revision they are current at, once the cache has
     /// reached `at_least`; `None` if it does not in time.
     pub async fn list(&self, prefix: &[u8], at_least: u64) -> Option<(u64, Vec<KeyValue>)> {
-        let mut revision = self.revision.clone();
-        if *revision.borrow() < at_least {
-            // Writes elsewhere in the store advance the revision without touching this
-            // resource; the store watch says when it has passed them.
-            self.progress.request();
-        }
-        let reached = tokio::time::timeout(CATCH_UP, revision.wait_for(|r| *r >= at_least)).await;
-        if !matches!(reached, Ok(Ok(_))) {
+        if !self.wait_for(at_least).await {
             return None;
         }
         let state = self.state.read().ok()?;
@@ -101,6 +94,27 @@ impl Cache {
             .map(|(_, kv)| kv.clone())
             .collect();
         Some((state.revision, objects))
+    }
+
+    /// One object (or its absence) once the cache has reached `at_least`; `None` if it does
+    /// not in time.
+    pub async fn get(&self, key: &[u8], at_least: u64) -> Option<Option<KeyValue>> {
+        if !self.wait_for(at_least).await {
+            return None;
+        }
+        let state = self.state.read().ok()?;
+        Some(state.objects.get(key).cloned())
+    }
+
+    async fn wait_for(&self, at_least: u64) -> bool {
+        let mut revision = self.revision.clone();
+        if *revision.borrow() < at_least {
+            // Writes elsewhere in the store advance the revision without touching this
+            // resource; the store watch says when it has passed them.
+            self.progress.request();
+        }
+        let reached = tokio::time::timeout(CATCH_UP, revision.wait_for(|r| *r >= at_least)).await;
+        matches!(reached, Ok(Ok(_)))
     }
 
     fn apply(&self, message: WatchMessage, revision_tx: &watch::Sender<u64>) {
@@ -209,5 +223,79 @@ impl WatchCaches {
             }
         });
         Some(cache)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keelson_storage::{pki, MemberConfig, Op, TxnRequest};
+
+    async fn member(dir: &std::path::Path) -> Member {
+        pki::init_ca(&dir.join("ca"), "test-ca").unwrap();
+        pki::issue(
+            &dir.join("ca"),
+            &dir.join("pki"),
+            "m1",
+            &pki::default_sans(),
+        )
+        .unwrap();
+        let identity = pki::TlsIdentity::load(&dir.join("pki")).unwrap();
+        let mut config =
+            MemberConfig::single(dir.join("store"), "127.0.0.1:0".parse().unwrap(), identity);
+        // Periodic progress is an hour away: catching up must come from requested progress.
+        config.progress_interval = Duration::from_secs(3600);
+        Member::start(config).await.unwrap()
+    }
+
+    async fn put(m: &Member, key: &str) -> u64 {
+        m.txn(TxnRequest {
+            success: vec![Op::put(key, "{}")],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .revision
+    }
+
+    #[tokio::test]
+    async fn reads_wait_for_the_revision_and_watches_replay_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = member(dir.path()).await;
+        let caches = Arc::new(WatchCaches::new(m.clone(), 2));
+        let cache = caches.get("/registry/things/").await.unwrap();
+        let first = put(&m, "/registry/things/ns/a").await;
+        // A write to another resource moves the store's revision past this cache's.
+        let elsewhere = put(&m, "/registry/others/ns/x").await;
+        let got = cache
+            .get(b"/registry/things/ns/a", elsewhere)
+            .await
+            .unwrap();
+        assert_eq!(got.map(|kv| kv.mod_revision), Some(first));
+        let (revision, objects) = cache
+            .list(b"/registry/things/ns/", elsewhere)
+            .await
+            .unwrap();
+        assert!(revision >= elsewhere);
+        assert_eq!(objects.len(), 1);
+        // History replays from a recent revision; past the kept history, `None`.
+        let mut watch = cache.watch_from(first).unwrap();
+        match watch.next().await.as_deref() {
+            Some(WatchMessage::Events { revision, .. }) => assert_eq!(*revision, first),
+            other => panic!("expected the first write, got {other:?}"),
+        }
+        for name in ["b", "c", "d"] {
+            put(&m, &format!("/registry/things/ns/{name}")).await;
+        }
+        let latest = put(&m, "/registry/things/ns/e").await;
+        assert!(cache
+            .get(b"/registry/things/ns/e", latest)
+            .await
+            .unwrap()
+            .is_some());
+        assert!(
+            cache.watch_from(first).is_none(),
+            "two messages of history cannot reach back"
+        );
     }
 }
