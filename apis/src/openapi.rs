@@ -385,3 +385,82 @@ pub fn aggregated_discovery(core: bool) -> Value {
         "items": items,
     })
 }
+
+/// The OpenAPI v2 (swagger) document derived from the v3 documents: the same schemas under
+/// `definitions`, and each operation with its `x-kubernetes-*` extensions and parameters.
+pub fn openapi_v2(v3_documents: &[Value]) -> Value {
+    let mut paths = Map::new();
+    let mut definitions = Map::new();
+    for doc in v3_documents {
+        if let Some(Value::Object(schemas)) = doc.pointer("/components/schemas") {
+            definitions.extend(schemas.clone());
+        }
+        let Some(v3_paths) = doc.get("paths").and_then(Value::as_object) else {
+            continue;
+        };
+        for (path, item) in v3_paths {
+            let Some(item) = item.as_object() else {
+                continue;
+            };
+            let mut v2_item = Map::new();
+            for (method, op) in item {
+                if method == "parameters" {
+                    v2_item.insert(method.clone(), v2_parameters(op));
+                    continue;
+                }
+                let mut v2_op = Map::new();
+                for (key, value) in op.as_object().into_iter().flatten() {
+                    match key.as_str() {
+                        "parameters" => {
+                            v2_op.insert(key.clone(), v2_parameters(value));
+                        }
+                        "requestBody" | "responses" => {}
+                        _ => {
+                            v2_op.insert(key.clone(), value.clone());
+                        }
+                    }
+                }
+                let schema = op
+                    .pointer("/responses/200/content/application~1json/schema")
+                    .cloned();
+                let mut ok = json!({ "description": "OK" });
+                if let Some(schema) = schema {
+                    ok["schema"] = schema;
+                }
+                v2_op.insert("responses".into(), json!({ "200": ok }));
+                v2_item.insert(method.clone(), Value::Object(v2_op));
+            }
+            paths.insert(path.clone(), Value::Object(v2_item));
+        }
+    }
+    let doc = json!({
+        "swagger": "2.0",
+        "info": { "title": "Kubernetes", "version": crate::KUBERNETES_VERSION },
+        "paths": paths,
+        "definitions": definitions,
+    });
+    // v2 keeps its schemas under `definitions`.
+    let text = doc
+        .to_string()
+        .replace("#/components/schemas/", "#/definitions/");
+    serde_json::from_str(&text).unwrap_or(doc)
+}
+
+/// v3 parameters (`schema: {type}`) in v2's form (`type` inline).
+fn v2_parameters(params: &Value) -> Value {
+    let converted: Vec<Value> = params
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            let mut p = p.clone();
+            if let Some(obj) = p.as_object_mut() {
+                if let Some(Value::Object(schema)) = obj.remove("schema") {
+                    obj.extend(schema);
+                }
+            }
+            p
+        })
+        .collect();
+    Value::Array(converted)
+}

@@ -46,66 +46,9 @@ pub fn schemas() -> &'static Map<String, Value> {
     &SCHEMAS
 }
 
-/// The OpenAPI v2 (swagger) document of every group version, derived from the v3
-/// documents: the same schemas under `definitions`, and each operation with its
-/// `x-kubernetes-*` extensions and parameters.
+/// The OpenAPI v2 (swagger) document of every group version, written by codegen.
 pub fn openapi_v2() -> &'static [u8] {
-    static V2: LazyLock<Vec<u8>> = LazyLock::new(|| {
-        let mut paths = Map::new();
-        for docs in GROUP_VERSIONS {
-            let Ok(doc) = serde_json::from_str::<Value>(docs.openapi_v3) else {
-                continue;
-            };
-            let Some(v3_paths) = doc.get("paths").and_then(Value::as_object) else {
-                continue;
-            };
-            for (path, item) in v3_paths {
-                let Some(item) = item.as_object() else {
-                    continue;
-                };
-                let mut v2_item = Map::new();
-                for (method, op) in item {
-                    if method == "parameters" {
-                        v2_item.insert(method.clone(), v2_parameters(op));
-                        continue;
-                    }
-                    let mut v2_op = Map::new();
-                    for (key, value) in op.as_object().into_iter().flatten() {
-                        match key.as_str() {
-                            "parameters" => {
-                                v2_op.insert(key.clone(), v2_parameters(value));
-                            }
-                            "requestBody" | "responses" => {}
-                            _ => {
-                                v2_op.insert(key.clone(), value.clone());
-                            }
-                        }
-                    }
-                    let schema = op
-                        .pointer("/responses/200/content/application~1json/schema")
-                        .cloned();
-                    let mut ok = serde_json::json!({ "description": "OK" });
-                    if let Some(schema) = schema {
-                        ok["schema"] = schema;
-                    }
-                    v2_op.insert("responses".into(), serde_json::json!({ "200": ok }));
-                    v2_item.insert(method.clone(), Value::Object(v2_op));
-                }
-                paths.insert(path.clone(), Value::Object(v2_item));
-            }
-        }
-        let doc = serde_json::json!({
-            "swagger": "2.0",
-            "info": { "title": "Kubernetes", "version": keelson_apis::KUBERNETES_VERSION },
-            "paths": paths,
-            "definitions": schemas(),
-        });
-        serde_json::to_string(&doc)
-            .unwrap_or_default()
-            .replace("#/components/schemas/", "#/definitions/")
-            .into_bytes()
-    });
-    &V2
+    crate::generated::documents::OPENAPI_V2.as_bytes()
 }
 
 /// [`openapi_v2`] in gnostic's protobuf form, which kubectl asks for.
@@ -115,25 +58,6 @@ pub fn openapi_v2_protobuf() -> &'static [u8] {
         crate::openapi_v2_proto::encode(&doc)
     });
     &PROTO
-}
-
-/// v3 parameters (`schema: {type}`) in v2's form (`type` inline).
-fn v2_parameters(params: &Value) -> Value {
-    let converted: Vec<Value> = params
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|p| {
-            let mut p = p.clone();
-            if let Some(obj) = p.as_object_mut() {
-                if let Some(Value::Object(schema)) = obj.remove("schema") {
-                    obj.extend(schema);
-                }
-            }
-            p
-        })
-        .collect();
-    Value::Array(converted)
 }
 
 #[cfg(test)]

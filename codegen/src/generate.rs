@@ -78,6 +78,19 @@ pub fn all() -> Vec<GeneratedFile> {
         }
     }
     documents.push_str("];\n");
+    let v3: Vec<serde_json::Value> = files
+        .iter()
+        .filter(|f| f.path.starts_with("openapi/v3/"))
+        .filter_map(|f| serde_json::from_str(&f.contents).ok())
+        .collect();
+    let mut v2 = openapi::openapi_v2(&v3).to_string();
+    v2.push('\n');
+    // Compact: this one is for machines, and it is large.
+    files.push(GeneratedFile {
+        path: "openapi/v2.json".into(),
+        contents: v2,
+    });
+    documents.push_str("\npub const OPENAPI_V2: &str = include_str!(\"openapi/v2.json\");\n");
     files.push(GeneratedFile {
         path: "documents.rs".into(),
         contents: documents,
