@@ -22,16 +22,33 @@ struct Cli {
     /// Fail if a generated file is stale instead of writing it.
     #[arg(long)]
     check: bool,
-    /// The workspace root [default: the one this binary was built from]
+    /// The workspace root [default: the nearest directory at or above the current one that
+    /// holds `codegen/Cargo.toml`]
     #[arg(long)]
     root: Option<PathBuf>,
 }
 
+/// The workspace this is run in. Not the one the binary was built from: clones may share a
+/// target directory, so one binary serves several checkouts.
+fn find_root() -> anyhow::Result<PathBuf> {
+    let cwd = std::env::current_dir().context("the current directory")?;
+    cwd.ancestors()
+        .find(|dir| dir.join("codegen/Cargo.toml").is_file())
+        .map(PathBuf::from)
+        .with_context(|| {
+            format!(
+                "{} is not inside the Keelson workspace (give --root)",
+                cwd.display()
+            )
+        })
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let root = cli
-        .root
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."));
+    let root = match cli.root {
+        Some(root) => root,
+        None => find_root()?,
+    };
     let root = root.canonicalize().unwrap_or(root);
     let files = generate::all();
     let dir = root.join(generate::OUTPUT_DIR);
