@@ -77,11 +77,11 @@ impl TokenFile {
                 continue;
             }
             let fields = split_csv(line);
-            if fields.len() < 3 {
+            let [token, name, uid, rest @ ..] = fields.as_slice() else {
                 bail!("line {}: expected token,user,uid[,groups]", n + 1);
-            }
-            let groups = fields
-                .get(3)
+            };
+            let groups = rest
+                .first()
                 .map(|g| {
                     g.split(',')
                         .map(str::trim)
@@ -90,8 +90,8 @@ impl TokenFile {
                         .collect()
                 })
                 .unwrap_or_default();
-            let user = User::authenticated(fields[1].clone(), fields[2].clone(), groups);
-            tokens.insert(fields[0].clone(), user);
+            let user = User::authenticated(name.clone(), uid.clone(), groups);
+            tokens.insert(token.clone(), user);
         }
         Ok(TokenFile { tokens })
     }

@@ -640,15 +640,7 @@ async fn resource(
                 ));
             }
             let outcome = registry
-                .patch(
-                    &target,
-                    name,
-                    sub,
-                    patch_type,
-                    &body,
-                    query.flag("force"),
-                    &opts,
-                )
+                .patch(&target, name, sub, patch_type, &body, &opts)
                 .await?;
             Ok(outcome_response(
                 subresource_outcome(&target, sub, outcome)?,

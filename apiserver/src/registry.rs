@@ -382,6 +382,16 @@ pub struct Registry {
     event_lease: Mutex<Option<(u64, Instant)>>,
 }
 
+/// The 409 of a write based on an old resourceVersion, in upstream's words.
+fn stale(target: &Target<'_>, name: &str) -> ApiError {
+    ApiError::conflict(
+        target.resource.group(),
+        target.resource.plural(),
+        name,
+        "the object has been modified; please apply your changes to the latest version and try again",
+    )
+}
+
 /// Upstream's number of retries of a patch that lost a race.
 const PATCH_RETRIES: usize = 5;
 
@@ -962,12 +972,7 @@ impl Registry {
         let (kv, current) = self.current(target, name).await?;
         if let Some(rv) = wanted_rv.as_deref().filter(|rv| !rv.is_empty()) {
             if rv != kv.mod_revision.to_string() {
-                return Err(ApiError::conflict(
-                    target.resource.group(),
-                    target.resource.plural(),
-                    name,
-                    "the object has been modified; please apply your changes to the latest version and try again",
-                ));
+                return Err(stale(target, name));
             }
         }
         let mut warnings = Vec::new();
@@ -994,7 +999,6 @@ impl Registry {
     }
 
     /// Applies a patch to an object or subresource, retrying when another write wins.
-    #[allow(clippy::too_many_arguments)]
     pub async fn patch(
         &self,
         target: &Target<'_>,
@@ -1002,7 +1006,6 @@ impl Registry {
         subresource: Option<&str>,
         patch_type: PatchType,
         patch_body: &[u8],
-        force: bool,
         opts: &WriteOptions,
     ) -> ApiResult<Outcome> {
         let parsed = patch::parse(patch_type, patch_body)?;
@@ -1022,7 +1025,6 @@ impl Registry {
                 }
                 Err(e) => return Err(e),
             };
-            let _ = force;
             let view = subresource::view(target, subresource, &current)?;
             let definition = match subresource {
                 Some("scale") => "io.k8s.api.autoscaling.v1.Scale".to_string(),
@@ -1031,12 +1033,7 @@ impl Registry {
             let patched = patch::apply(patch_type, &view, &parsed, &definition)?;
             if let Some(rv) = meta_str(&parsed, "resourceVersion") {
                 if rv != kv.mod_revision.to_string() {
-                    return Err(ApiError::conflict(
-                        target.resource.group(),
-                        target.resource.plural(),
-                        name,
-                        "the object has been modified; please apply your changes to the latest version and try again",
-                    ));
+                    return Err(stale(target, name));
                 }
             }
             let mut warnings = Vec::new();
@@ -1179,12 +1176,7 @@ impl Registry {
             })
             .await?;
         if !response.succeeded {
-            return Err(ApiError::conflict(
-                target.resource.group(),
-                target.resource.plural(),
-                name,
-                "the object has been modified; please apply your changes to the latest version and try again",
-            ));
+            return Err(stale(target, name));
         }
         if let Some(meta) = new.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.insert(
@@ -1428,19 +1420,12 @@ mod subresource {
     }
 
     fn unsupported(target: &Target<'_>, sub: &str) -> ApiError {
-        ApiError::not_found_path().tap_message(format!(
-            "the server could not find the requested resource ({}/{sub})",
-            target.resource.plural()
-        ))
-    }
-
-    trait TapMessage {
-        fn tap_message(self, m: String) -> Self;
-    }
-    impl TapMessage for ApiError {
-        fn tap_message(mut self, m: String) -> Self {
-            self.message = m;
-            self
+        ApiError {
+            message: format!(
+                "the server could not find the requested resource ({}/{sub})",
+                target.resource.plural()
+            ),
+            ..ApiError::not_found_path()
         }
     }
 

@@ -8,6 +8,7 @@
 //! saying how to build it.
 
 pub mod cluster;
+pub mod in_process;
 pub mod linearizability;
 
 use std::net::TcpListener;

@@ -7,8 +7,7 @@ use std::time::Duration;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
-use keelson_apiserver::{ApiServer, ApiServerConfig};
-use keelson_storage::{pki, Member, MemberConfig};
+use keelson_storage::Member;
 use kube::api::{
     DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions, WatchEvent,
     WatchParams,
@@ -19,8 +18,7 @@ use serde_json::json;
 struct InProcess {
     member: Member,
     client: Client,
-    _server: ApiServer,
-    _dir: tempfile::TempDir,
+    _server: keelson_tests::in_process::InProcess,
 }
 
 async fn start() -> InProcess {
@@ -28,35 +26,11 @@ async fn start() -> InProcess {
 }
 
 async fn start_with_watch_cache_size(history: usize) -> InProcess {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let data = dir.path().to_path_buf();
-    pki::init_ca(&data.join("ca"), "test-ca").expect("CA");
-    pki::issue(
-        &data.join("ca"),
-        &data.join("pki"),
-        "member-1",
-        &pki::default_sans(),
-    )
-    .expect("identity");
-    let identity = pki::TlsIdentity::load(&data.join("pki")).expect("identity");
-    let mut config = MemberConfig::single(
-        data.join("store"),
-        "127.0.0.1:0".parse().expect("address"),
-        identity,
-    );
-    config.progress_interval = Duration::from_millis(100);
-    let member = Member::start(config).await.expect("store member");
-    let mut api_config = ApiServerConfig::new(data, "127.0.0.1:0".parse().expect("address"));
-    api_config.watch_cache_history = history;
-    let server = ApiServer::start(member.clone(), api_config)
-        .await
-        .expect("API server");
-    let client = Client::new(server.service(), "default");
+    let server = keelson_tests::in_process::InProcess::with_watch_cache_size(history).await;
     InProcess {
-        member,
-        client,
+        member: server.member.clone(),
+        client: server.client(),
         _server: server,
-        _dir: dir,
     }
 }
 

@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
-use keelson_apiserver::{ApiServer, ApiServerConfig};
-use keelson_storage::{pki, Member, MemberConfig};
 use keelson_tests::cluster::KeelsonUp;
+use keelson_tests::in_process::InProcess;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client};
@@ -198,14 +197,7 @@ async fn watch(client: Client, config: watcher::Config, name: &str) {
 }
 
 async fn https_client(up: &KeelsonUp) -> Client {
-    let kubeconfig = kube::config::Kubeconfig::read_from(&up.kubeconfig).expect("kubeconfig");
-    let config = kube::Config::from_custom_kubeconfig(
-        kubeconfig,
-        &kube::config::KubeConfigOptions::default(),
-    )
-    .await
-    .expect("client config");
-    Client::try_from(config).expect("client")
+    keelson_tests::in_process::https_client(&up.kubeconfig).await
 }
 
 #[tokio::test]
@@ -226,31 +218,8 @@ async fn crud_and_watch_over_https() {
 
 #[tokio::test]
 async fn crud_and_watch_in_process() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let data = dir.path().to_path_buf();
-    pki::init_ca(&data.join("ca"), "test-ca").expect("CA");
-    pki::issue(
-        &data.join("ca"),
-        &data.join("pki"),
-        "member-1",
-        &pki::default_sans(),
-    )
-    .expect("identity");
-    let identity = pki::TlsIdentity::load(&data.join("pki")).expect("identity");
-    let member = Member::start(MemberConfig::single(
-        data.join("store"),
-        "127.0.0.1:0".parse().expect("address"),
-        identity,
-    ))
-    .await
-    .expect("store member");
-    let server = ApiServer::start(
-        member,
-        ApiServerConfig::new(data.clone(), "127.0.0.1:0".parse().expect("address")),
-    )
-    .await
-    .expect("API server");
-    let client = Client::new(server.service(), "default");
+    let server = InProcess::start().await;
+    let client = server.client();
     crud(client.clone()).await;
     watch(client.clone(), watcher::Config::default(), "listwatch").await;
     watch(
@@ -260,19 +229,6 @@ async fn crud_and_watch_in_process() {
     )
     .await;
     // In process and over HTTPS are the same server.
-    let https: Api<ConfigMap> = Api::namespaced(
-        {
-            let kubeconfig =
-                kube::config::Kubeconfig::read_from(server.kubeconfig()).expect("kubeconfig");
-            let config = kube::Config::from_custom_kubeconfig(
-                kubeconfig,
-                &kube::config::KubeConfigOptions::default(),
-            )
-            .await
-            .expect("config");
-            Client::try_from(config).expect("client")
-        },
-        "default",
-    );
+    let https: Api<ConfigMap> = Api::namespaced(server.https_client().await, "default");
     assert!(https.get("listwatch-before").await.is_ok());
 }
