@@ -5,21 +5,42 @@
 
 use serde_json::{json, Map, Value};
 
-/// Converts an object served at `group/version` to its storage version.
-pub fn to_storage(group: &str, version: &str, plural: &str, obj: Value) -> Value {
-    match (group, version, plural) {
-        ("events.k8s.io", "v1", "events") => event_to_core(obj),
-        ("autoscaling", "v1", "horizontalpodautoscalers") => hpa_v1_to_v2(obj),
-        _ => obj,
-    }
+/// The conversion a served version needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Conversion {
+    /// Served at its storage version.
+    None,
+    /// `events.k8s.io/v1` Events over core `v1`.
+    Event,
+    /// `autoscaling/v1` HorizontalPodAutoscalers over `v2`.
+    HpaV1,
 }
 
-/// Converts a stored object to the version it is served at.
-pub fn from_storage(group: &str, version: &str, plural: &str, obj: Value) -> Value {
-    match (group, version, plural) {
-        ("events.k8s.io", "v1", "events") => event_from_core(obj),
-        ("autoscaling", "v1", "horizontalpodautoscalers") => hpa_v2_to_v1(obj),
-        _ => obj,
+impl Conversion {
+    pub fn of(group: &str, version: &str, plural: &str) -> Conversion {
+        match (group, version, plural) {
+            ("events.k8s.io", "v1", "events") => Conversion::Event,
+            ("autoscaling", "v1", "horizontalpodautoscalers") => Conversion::HpaV1,
+            _ => Conversion::None,
+        }
+    }
+
+    /// An object served at this version, in its storage version.
+    pub fn to_storage(self, obj: Value) -> Value {
+        match self {
+            Conversion::None => obj,
+            Conversion::Event => event_to_core(obj),
+            Conversion::HpaV1 => hpa_v1_to_v2(obj),
+        }
+    }
+
+    /// A stored object, at the version it is served at.
+    pub fn from_storage(self, obj: Value) -> Value {
+        match self {
+            Conversion::None => obj,
+            Conversion::Event => event_from_core(obj),
+            Conversion::HpaV1 => hpa_v2_to_v1(obj),
+        }
     }
 }
 
@@ -207,6 +228,14 @@ fn hpa_v2_to_v1(mut obj: Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn to_storage(group: &str, version: &str, plural: &str, obj: Value) -> Value {
+        Conversion::of(group, version, plural).to_storage(obj)
+    }
+
+    fn from_storage(group: &str, version: &str, plural: &str, obj: Value) -> Value {
+        Conversion::of(group, version, plural).from_storage(obj)
+    }
 
     #[test]
     fn events_round_trip_between_versions() {

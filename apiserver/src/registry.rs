@@ -107,23 +107,20 @@ impl<'a> Target<'a> {
 
     /// A stored object as this resource's version serves it.
     pub fn from_storage(&self, obj: Value) -> Value {
-        crate::conversion::from_storage(
+        self.conversion().from_storage(obj)
+    }
+
+    fn conversion(&self) -> crate::conversion::Conversion {
+        crate::conversion::Conversion::of(
             self.resource.group(),
             self.resource.version(),
             self.resource.plural(),
-            obj,
         )
     }
 
     /// Whether this resource's version is converted from another stored version.
     pub fn converts(&self) -> bool {
-        let probe = json!({});
-        crate::conversion::to_storage(
-            self.resource.group(),
-            self.resource.version(),
-            self.resource.plural(),
-            probe.clone(),
-        ) != probe
+        self.conversion() != crate::conversion::Conversion::None
     }
 
     /// Reads a stored value as this resource's version.
@@ -133,12 +130,7 @@ impl<'a> Target<'a> {
 
     /// The bytes to store for an object of this resource's version.
     fn encode(&self, obj: &Value) -> Vec<u8> {
-        let stored = crate::conversion::to_storage(
-            self.resource.group(),
-            self.resource.version(),
-            self.resource.plural(),
-            obj.clone(),
-        );
+        let stored = self.conversion().to_storage(obj.clone());
         encode(&stored)
     }
 
@@ -694,13 +686,7 @@ impl Registry {
         target: &Target<'_>,
         opts: &ListOptions,
     ) -> ApiResult<Option<Vec<u8>>> {
-        let converted = crate::conversion::to_storage(
-            target.resource.group(),
-            target.resource.version(),
-            target.resource.plural(),
-            json!({}),
-        ) != json!({});
-        if !opts.labels.is_empty() || !opts.fields.is_empty() || converted {
+        if !opts.labels.is_empty() || !opts.fields.is_empty() || target.converts() {
             return Ok(None);
         }
         let mut items: Vec<u8> = Vec::new();

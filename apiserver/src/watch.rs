@@ -190,6 +190,9 @@ fn async_stream(
     tokio::spawn(async move {
         let (target, namespace) = target;
         let target = target.in_namespace(namespace.as_deref());
+        // Per watch, not per event: the key prefix it sees and whether it converts.
+        let prefix = target.prefix().into_bytes();
+        let converts = target.converts();
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
         for event in initial {
@@ -240,7 +243,7 @@ fn async_stream(
                 }
             };
             for event in events {
-                let Some(out) = translate(&target, event, &list) else {
+                let Some(out) = translate(&target, &prefix, converts, event, &list) else {
                     continue;
                 };
                 if tx.send(out).await.is_err() {
@@ -271,14 +274,16 @@ impl Source {
 /// matching is ADDED, one that stops is DELETED.
 fn translate(
     target: &Target<'_>,
+    prefix: &[u8],
+    converts: bool,
     event: &keelson_storage::Event,
     list: &ListOptions,
 ) -> Option<WatchEvent> {
     // The cache follows a whole resource; a watch in one namespace sees only its keys.
-    if !event.kv.key.starts_with(target.prefix().as_bytes()) {
+    if !event.kv.key.starts_with(prefix) {
         return None;
     }
-    if list.labels.is_empty() && list.fields.is_empty() && !target.converts() {
+    if list.labels.is_empty() && list.fields.is_empty() && !converts {
         let mut out = Vec::new();
         return match event.kind {
             EventKind::Put => {
