@@ -225,6 +225,23 @@ async fn survives_the_loss_of_the_leader_and_stays_linearizable() {
     assert_eq!(local.kvs[0].mod_revision, revision);
 }
 
+/// Writes one key, again while the outcome is unknown: the first write after the leader is
+/// killed may travel on the client's connection to it before the client notices it closed.
+/// Writing the same value twice is harmless here.
+async fn put_until_answered(store: &StoreClient, key: String, value: String) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match store.put(key.clone(), value.clone()).await {
+            Ok(revision) => return revision,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("retrying the write of {key}: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("the write of {key} failed for 30 s: {e}"),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_old_leader_behind_the_retained_log_catches_up_through_a_snapshot() {
     let mut cluster = Cluster::start();
@@ -236,10 +253,7 @@ async fn the_old_leader_behind_the_retained_log_catches_up_through_a_snapshot() 
     // Far more entries than the snapshot threshold (200) plus the kept log (20).
     let mut last = 0;
     for i in 0..600 {
-        last = all
-            .put(format!("/snap/{i:04}"), format!("{i}"))
-            .await
-            .unwrap();
+        last = put_until_answered(&all, format!("/snap/{i:04}"), format!("{i}")).await;
     }
     let leader = wait_for_leader(
         &cluster.client_of(old_leader % 3 + 1),
