@@ -153,12 +153,22 @@ enum Flow {
     Stop,
 }
 
+/// What to do after a live message.
+enum Step {
+    Next,
+    /// A revision was missed: replay from RocksDB.
+    CatchUp,
+    Stop,
+}
+
 impl Watcher {
     async fn run(
         mut self,
         mut live: broadcast::Receiver<HubMessage>,
         current: watch::Receiver<Revision>,
     ) {
+        // A progress request not yet answered; it survives a return to catching up.
+        let mut progress_owed = false;
         'catch_up: loop {
             // Replay what is in RocksDB up to the current revision, a page at a time.
             loop {
@@ -196,47 +206,84 @@ impl Watcher {
             progress.tick().await;
             let mut sent_since_tick = false;
             loop {
+                if progress_owed {
+                    // Report only once every revision published before the request is
+                    // delivered: the requester may have just written one.
+                    loop {
+                        match live.try_recv() {
+                            Ok(msg) => match self.on_live(msg).await {
+                                Step::Next => sent_since_tick = true,
+                                Step::CatchUp => continue 'catch_up,
+                                Step::Stop => return,
+                            },
+                            Err(broadcast::error::TryRecvError::Empty) => break,
+                            Err(broadcast::error::TryRecvError::Lagged(_)) => continue 'catch_up,
+                            Err(broadcast::error::TryRecvError::Closed) => return,
+                        }
+                    }
+                    if self.send_progress().await.is_err() {
+                        return;
+                    }
+                    progress_owed = false;
+                }
                 tokio::select! {
                     msg = live.recv() => match msg {
-                        Ok(HubMessage::Revision { revision, events }) => {
-                            if revision < self.next {
-                                continue;
-                            }
-                            if revision > self.next {
-                                // A revision between was published before we subscribed.
-                                continue 'catch_up;
-                            }
-                            sent_since_tick = true;
-                            if let Flow::Stop = self.deliver(revision, &events).await {
-                                return;
-                            }
-                        }
-                        Ok(HubMessage::Reset { revision }) => {
-                            let _ = self.tx.send(WatchMessage::Compacted { compact_revision: revision }).await;
-                            return;
-                        }
+                        Ok(msg) => match self.on_live(msg).await {
+                            Step::Next => sent_since_tick = true,
+                            Step::CatchUp => continue 'catch_up,
+                            Step::Stop => return,
+                        },
                         Err(broadcast::error::RecvError::Lagged(_)) => continue 'catch_up,
                         Err(broadcast::error::RecvError::Closed) => return,
                     },
                     _ = progress.tick() => {
-                        if !sent_since_tick {
-                            let revision = self.next - 1;
-                            if self.tx.send(WatchMessage::Progress { revision }).await.is_err() {
-                                return;
-                            }
+                        if !sent_since_tick && self.send_progress().await.is_err() {
+                            return;
                         }
                         sent_since_tick = false;
                     }
-                    _ = self.progress_requested.0.notified() => {
-                        let revision = self.next - 1;
-                        if self.tx.send(WatchMessage::Progress { revision }).await.is_err() {
-                            return;
-                        }
-                    }
+                    _ = self.progress_requested.0.notified() => progress_owed = true,
                     _ = self.tx.closed() => return,
                 }
             }
         }
+    }
+
+    /// Handles one live revision: delivers it if it is the next one.
+    async fn on_live(&mut self, msg: HubMessage) -> Step {
+        match msg {
+            HubMessage::Revision { revision, events } => {
+                if revision < self.next {
+                    return Step::Next;
+                }
+                if revision > self.next {
+                    // A revision between was published before we subscribed.
+                    return Step::CatchUp;
+                }
+                match self.deliver(revision, &events).await {
+                    Flow::Continue => Step::Next,
+                    Flow::Stop => Step::Stop,
+                }
+            }
+            HubMessage::Reset { revision } => {
+                let _ = self
+                    .tx
+                    .send(WatchMessage::Compacted {
+                        compact_revision: revision,
+                    })
+                    .await;
+                Step::Stop
+            }
+        }
+    }
+
+    /// Everything up to the last delivered revision has been sent.
+    async fn send_progress(&self) -> std::result::Result<(), ()> {
+        let revision = self.next - 1;
+        self.tx
+            .send(WatchMessage::Progress { revision })
+            .await
+            .map_err(|_| ())
     }
 
     async fn deliver(&mut self, revision: Revision, events: &[Event]) -> Flow {

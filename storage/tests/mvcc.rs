@@ -456,27 +456,30 @@ async fn invalid_keys_are_refused_before_anything_is_written() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_requested_progress_reports_revisions_written_elsewhere() {
     let (m, _dir) = member_with_progress_every(Duration::from_secs(3600)).await;
-    let mut watch = m
-        .watch(WatchRequest {
-            prefix: b"/registry/quiet/".to_vec(),
-            start_revision: 0,
-        })
-        .unwrap();
-    let elsewhere = put(&m, "/registry/busy/a", "1").await;
-    watch.progress_requester().request();
-    // The periodic notification is an hour away; this one is on demand.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let message = tokio::time::timeout_at(deadline, watch.next_message())
+    // Many fresh watches: the request may reach a watch before it has taken the write from
+    // its live feed, and it must still not report an older revision.
+    for round in 0..100 {
+        let mut watch = m
+            .watch(WatchRequest {
+                prefix: b"/registry/quiet/".to_vec(),
+                start_revision: 0,
+            })
+            .unwrap();
+        let elsewhere = put(&m, "/registry/busy/a", "1").await;
+        watch.progress_requester().request();
+        // The periodic notification is an hour away; this one is on demand.
+        let message = tokio::time::timeout(Duration::from_secs(30), watch.next_message())
             .await
             .expect("a progress notification")
             .expect("the watch goes on");
         match message {
-            WatchMessage::Progress { revision } if revision >= elsewhere => break,
-            WatchMessage::Progress { .. } => watch.progress_requester().request(),
+            WatchMessage::Progress { revision } => assert!(
+                revision >= elsewhere,
+                "round {round}: progress at {revision}, but {elsewhere} was written before the request"
+            ),
             other => panic!("the quiet prefix saw {other:?}"),
         }
     }
