@@ -159,8 +159,10 @@ impl StoreClient {
     }
 }
 
-fn frames(resp: reqwest::Response) -> impl Stream<Item = Result<WatchMessage>> + Send + Unpin {
-    let body = resp.bytes_stream();
+fn frames(
+    resp: http::Response<hyper::body::Incoming>,
+) -> impl Stream<Item = Result<WatchMessage>> + Send + Unpin {
+    let body = http_body_util::BodyExt::into_data_stream(resp.into_body());
     Box::pin(futures::stream::unfold(
         (body, Vec::new(), false),
         |(mut body, mut buf, done)| async move {

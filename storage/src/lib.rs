@@ -30,6 +30,7 @@
 
 mod batch;
 mod client;
+mod coalesce;
 mod codec;
 pub mod db;
 mod lease;

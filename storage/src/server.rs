@@ -20,6 +20,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use crate::coalesce::CoalescingIo;
 use crate::codec::{decode, encode};
 use crate::member::{Member, LEADER_KEEPALIVE_PATH, LEADER_RANGE_PATH, PROPOSE_PATH};
 use crate::network::{APPEND_PATH, SNAPSHOT_PATH, VOTE_PATH};
@@ -57,7 +58,9 @@ pub(crate) async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>,
         let acceptor = acceptor.clone();
         let app = app.clone();
         tokio::spawn(async move {
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+            let tcp = CoalescingIo::new(tcp);
+            let mut tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
+            {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {
                     tracing::info!("refused a TLS connection from {peer}: {e}");
@@ -65,6 +68,7 @@ pub(crate) async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>,
                 }
                 Err(_) => return,
             };
+            tls.get_mut().0.enable();
             let service = TowerToHyperService::new(app);
             if let Err(e) = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(tls), service)
