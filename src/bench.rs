@@ -28,8 +28,9 @@ pub struct StoreBenchArgs {
     /// Concurrent client counts to measure.
     #[arg(long, value_delimiter = ',', default_value = "1,64")]
     clients: Vec<usize>,
-    /// Puts per round with one client.
-    #[arg(long, default_value_t = 1_000)]
+    /// Puts per round with one client (a p99 over 1,000 samples is the 10th-worst one, too
+    /// few to be steady on this noisy machine).
+    #[arg(long, default_value_t = 4_000)]
     puts_single: usize,
     /// Puts per round with several clients.
     #[arg(long, default_value_t = 10_000)]

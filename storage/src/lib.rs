@@ -6,7 +6,10 @@
 //! - `mvcc`: the key space in RocksDB and how commands change it, one global revision per
 //!   transaction that writes; reads at past revisions from the retained events.
 //! - `raft`: openraft's log store (fsynced) and state machine over RocksDB;
-//!   `network`/`server`/`transport`: members talk HTTP/2 over mutual TLS.
+//!   `network`/`server`/`transport`: members talk HTTP/2 over mutual TLS, with `coalesce`
+//!   gathering the frames of concurrent calls into one write.
+//! - [`db`]: opening a data dir; a fresh store starts on a long, reused WAL so that synced
+//!   appends do not grow the file.
 //! - `batch`: group commit — concurrent transactions share one Raft entry and one fsync.
 //! - [`Member`]: one running member and the in-process API; [`StoreClient`]: the same API
 //!   over the network; [`pki`]: the cluster CA and identities.
