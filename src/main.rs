@@ -66,7 +66,7 @@ struct ClientArgs {
     )]
     endpoints: Vec<String>,
     /// Identity dir with ca.crt, tls.crt, tls.key: a member's `<data-dir>/pki`, or one made by
-    /// `store pki issue` [default for clients: .keelson/pki; for `serve`: <data-dir>/pki]
+    /// `store pki issue` (default for clients: `.keelson/pki`; for `serve`: `<data-dir>/pki`)
     #[arg(long, global = true, env = "KEELSON_STORE_PKI_DIR")]
     pki_dir: Option<PathBuf>,
 }

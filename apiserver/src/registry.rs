@@ -250,7 +250,7 @@ fn stamp_stored(kv: &KeyValue, out: &mut Vec<u8>) -> ApiResult<()> {
     stamp(&kv.key, &kv.value, kv.mod_revision, out)
 }
 
-/// [`stamp_stored`] of a value at a given revision (a deleted object's last state carries
+/// `stamp_stored` of a value at a given revision (a deleted object's last state carries
 /// the revision of its deletion).
 pub fn stamp(key: &[u8], value: &[u8], revision: u64, out: &mut Vec<u8>) -> ApiResult<()> {
     const PREFIX: &[u8] = b"{\"metadata\":{";

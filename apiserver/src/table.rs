@@ -611,7 +611,7 @@ pub fn cells(group: &str, plural: &str, obj: &Value, now: Timestamp) -> Vec<Valu
     }
 }
 
-/// A whole Table JSON: {"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{resourceVersion, continue?},"columnDefinitions":[{name,type,format,description,priority}],"rows":[{"cells":[...],"object":<obj or PartialObjectMetadata per include>}]}
+/// A whole Table JSON: `{"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{resourceVersion, continue?},"columnDefinitions":[{name,type,format,description,priority}],"rows":[{"cells":[...],"object":OBJECT_OR_ITS_METADATA}]}`
 /// `include_object`: "None" | "Metadata" (default: object is a PartialObjectMetadata {kind:"PartialObjectMetadata", apiVersion:"meta.k8s.io/v1", metadata}) | "Object" (the full object), as upstream's `includeObject` query parameter.
 ///
 /// For a single-object GET pass `{"resourceVersion": <the object's>}` as `list_meta`, as

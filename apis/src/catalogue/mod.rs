@@ -1,4 +1,4 @@
-//! The catalogue proper: upstream's facts about each served resource ([`upstream`]) joined
+//! The catalogue proper: upstream's facts about each served resource (`upstream`) joined
 //! with the Rust type of its kind ([`kinds`]) and its place in the store.
 
 pub mod kinds;
