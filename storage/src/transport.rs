@@ -168,7 +168,7 @@ impl HttpClient {
     }
 
     /// A live connection to the member, made if the slot has none.
-    async fn sender(
+    async fn connection(
         &self,
         endpoint: &str,
         member: &MemberConnections,
@@ -258,11 +258,11 @@ impl HttpClient {
             .header(CONTENT_TYPE_HEADER, CONTENT_TYPE)
             .body(Full::new(Bytes::from(encode(req))))
             .map_err(|e| failed(e.to_string()))?;
-        let mut connection = self.sender(endpoint, &member, slot).await?;
+        let mut connection = self.connection(endpoint, &member, slot).await?;
         let resp = match connection.sender.try_send_request(request).await {
             Ok(resp) => resp,
+            // A closed connection is replaced on the next call (`live` skips it).
             Err(mut e) => {
-                *slot.connection.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 let reason = match connection.end_reason().await {
                     Some(ended) => format!("the connection ended: {ended}"),
                     None => describe(e.error()),

@@ -129,26 +129,12 @@ impl KeelsonUp {
 
     /// Runs kubectl, insists it succeeds, returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        succeeded(args, self.kubectl(args))
     }
 
     /// `kubectl ARGS -f -` with `manifest` on stdin; insists it succeeds.
     pub fn ok_stdin(&self, args: &[&str], manifest: &str) -> String {
-        let out = self.kubectl_stdin(args, manifest);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        succeeded(args, self.kubectl_stdin(args, manifest))
     }
 
     /// Runs kubectl, insists it fails; returns stderr.
@@ -173,6 +159,17 @@ impl KeelsonUp {
         }
         panic!("timed out waiting for {what}");
     }
+}
+
+/// The stdout of a kubectl run that must have succeeded.
+fn succeeded(args: &[&str], out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 impl Drop for KeelsonUp {

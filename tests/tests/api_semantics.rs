@@ -152,30 +152,17 @@ async fn paging_selectors_dry_run_and_generate_name() {
     pods.create(&PostParams::default(), &pod)
         .await
         .expect("pod");
-    assert_eq!(
-        pods.list(&ListParams::default().fields("spec.nodeName=n1"))
+    for (selector, matching) in [
+        ("spec.nodeName=n1", 1),
+        ("spec.nodeName=n2", 0),
+        ("status.phase=Pending", 1),
+    ] {
+        let listed = pods
+            .list(&ListParams::default().fields(selector))
             .await
-            .expect("list")
-            .items
-            .len(),
-        1
-    );
-    assert_eq!(
-        pods.list(&ListParams::default().fields("spec.nodeName=n2"))
-            .await
-            .expect("list")
-            .items
-            .len(),
-        0
-    );
-    assert_eq!(
-        pods.list(&ListParams::default().fields("status.phase=Pending"))
-            .await
-            .expect("list")
-            .items
-            .len(),
-        1
-    );
+            .expect("list");
+        assert_eq!(listed.items.len(), matching, "{selector}");
+    }
 }
 
 #[tokio::test]

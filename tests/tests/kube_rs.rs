@@ -200,12 +200,8 @@ async fn https_client(up: &KeelsonUp) -> Client {
     keelson_tests::in_process::https_client(&up.kubeconfig).await
 }
 
-#[tokio::test]
-async fn crud_and_watch_over_https() {
-    let up = tokio::task::spawn_blocking(|| KeelsonUp::start(&[]))
-        .await
-        .expect("keelson up");
-    let client = https_client(&up).await;
+/// CRUD, then a list+watch watcher and a watch-list watcher.
+async fn crud_and_both_watches(client: Client) {
     crud(client.clone()).await;
     watch(client.clone(), watcher::Config::default(), "listwatch").await;
     watch(
@@ -217,17 +213,19 @@ async fn crud_and_watch_over_https() {
 }
 
 #[tokio::test]
+async fn crud_and_watch_over_https() {
+    let up = tokio::task::spawn_blocking(|| KeelsonUp::start(&[]))
+        .await
+        .expect("keelson up");
+    let client = https_client(&up).await;
+    crud_and_both_watches(client).await;
+}
+
+#[tokio::test]
 async fn crud_and_watch_in_process() {
     let server = InProcess::start().await;
     let client = server.client();
-    crud(client.clone()).await;
-    watch(client.clone(), watcher::Config::default(), "listwatch").await;
-    watch(
-        client,
-        watcher::Config::default().streaming_lists(),
-        "watchlist",
-    )
-    .await;
+    crud_and_both_watches(client).await;
     // In process and over HTTPS are the same server.
     let https: Api<ConfigMap> = Api::namespaced(server.https_client().await, "default");
     assert!(https.get("listwatch-before").await.is_ok());
