@@ -261,6 +261,10 @@ fn main() {
                 .unwrap_or_else(|_| "info,openraft=warn".into()),
         )
         .init();
+    // A server holds a descriptor per connection; the soft limit is often far below the hard.
+    if let Err(e) = keelson_apiserver::server::raise_open_file_limit() {
+        tracing::warn!("cannot raise the open-file limit: {e}");
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -534,13 +538,26 @@ async fn serve_api(
         "try: export KUBECONFIG={} && kubectl get namespaces",
         kubeconfig.display()
     );
-    tokio::signal::ctrl_c().await?;
+    let signal = termination().await?;
+    println!("{signal}: shutting down");
     for controller in controllers {
         controller.abort();
     }
-    server.shutdown();
+    server.shutdown().await;
     member.shutdown().await;
+    println!("stopped");
     Ok(())
+}
+
+/// Waits for SIGTERM (what a service manager sends) or SIGINT (Ctrl-C); says which.
+async fn termination() -> anyhow::Result<&'static str> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    Ok(tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    })
 }
 
 /// Starts a store member from its flags; its identity is in `pki_dir`, by default
@@ -584,7 +601,8 @@ async fn serve(args: ServeArgs, pki_dir: Option<PathBuf>) -> anyhow::Result<()> 
         member.address(),
         pki_dir.display()
     );
-    tokio::signal::ctrl_c().await?;
+    let signal = termination().await?;
+    println!("{signal}: shutting down");
     member.shutdown().await;
     Ok(())
 }

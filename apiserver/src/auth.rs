@@ -1,34 +1,44 @@
 //! Who is asking, and may they: authentication (x509 client certificates, bearer tokens
-//! from a token file, anonymous) and authorization (`system:masters` may do anything; other
-//! users only under `--authorization-mode=AlwaysAllow` until RBAC arrives).
+//! from a token file or service-account tokens, anonymous), impersonation (`Impersonate-*`
+//! headers, allowed to whoever may `impersonate`), and authorization (`system:masters` may
+//! do anything; other users only under `--authorization-mode=AlwaysAllow` until RBAC
+//! arrives).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use anyhow::{bail, Context};
+use http::{header, HeaderMap};
+use serde_json::Value;
+
+use crate::registry::Target;
+use crate::status::{ApiError, ApiResult};
+use crate::ApiServerState;
 
 /// An authenticated (or anonymous) user.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct User {
     pub name: String,
     pub uid: String,
     pub groups: Vec<String>,
+    /// Extra attributes (`user.extra`), as impersonation may set them.
+    pub extra: BTreeMap<String, Vec<String>>,
 }
 
 impl User {
     pub fn anonymous() -> User {
         User {
             name: "system:anonymous".into(),
-            uid: String::new(),
             groups: vec!["system:unauthenticated".into()],
+            ..User::default()
         }
     }
     /// The identity of in-process clients (controllers, tests through the tower service).
     pub fn loopback() -> User {
         User {
             name: "system:apiserver".into(),
-            uid: String::new(),
             groups: vec!["system:masters".into(), "system:authenticated".into()],
+            ..User::default()
         }
     }
     pub fn is_anonymous(&self) -> bool {
@@ -36,7 +46,12 @@ impl User {
     }
     fn authenticated(name: String, uid: String, mut groups: Vec<String>) -> User {
         groups.push("system:authenticated".into());
-        User { name, uid, groups }
+        User {
+            name,
+            uid,
+            groups,
+            extra: BTreeMap::new(),
+        }
     }
     /// The user a verified client certificate names: CN is the user, O the groups.
     pub fn from_certificate(der: &[u8]) -> Option<User> {
@@ -54,6 +69,136 @@ impl User {
             .collect();
         Some(User::authenticated(name, String::new(), groups))
     }
+}
+
+/// The user of a request: its bearer token's, else its client certificate's, else anonymous.
+pub async fn authenticate(
+    state: &ApiServerState,
+    tls_user: Option<User>,
+    headers: &HeaderMap,
+) -> ApiResult<User> {
+    let Some(auth) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Ok(tls_user.unwrap_or_else(User::anonymous));
+    };
+    let token = auth.strip_prefix("Bearer ").map(str::trim).unwrap_or("");
+    authenticate_bearer(state, token, &[crate::tokens::ISSUER.to_string()])
+        .await
+        .map(|(user, _)| user)
+        .ok_or_else(ApiError::unauthorized)
+}
+
+/// The user of a bearer token valid for one of `audiences`, with the audiences it is valid
+/// for: a token from `--token-auth-file` (valid for any audience), or a service-account
+/// token, which holds only while its account exists with the same uid.
+pub async fn authenticate_bearer(
+    state: &ApiServerState,
+    token: &str,
+    audiences: &[String],
+) -> Option<(User, Vec<String>)> {
+    if let Some(user) = state.tokens.user(token) {
+        return Some((user.clone(), audiences.to_vec()));
+    }
+    let (account, granted) = state.token_issuer.verify_for(token, audiences)?;
+    let target = Target::find("", "v1", "serviceaccounts", Some(&account.namespace))?;
+    let current = state.registry.get(&target, &account.name).await.ok()?;
+    (current.pointer("/metadata/uid").and_then(Value::as_str) == Some(account.uid.as_str()))
+        .then(|| (account.user(), granted))
+}
+
+const IMPERSONATE_USER: &str = "impersonate-user";
+const IMPERSONATE_UID: &str = "impersonate-uid";
+const IMPERSONATE_GROUP: &str = "impersonate-group";
+const IMPERSONATE_EXTRA_PREFIX: &str = "impersonate-extra-";
+
+/// The user a request acts as: `user` itself, or the user its `Impersonate-*` headers name
+/// when `user` may impersonate each part of it (403 otherwise, as upstream words it).
+pub fn impersonate(state: &ApiServerState, user: User, headers: &HeaderMap) -> ApiResult<User> {
+    let values = |name: &str| -> ApiResult<Vec<String>> {
+        headers
+            .get_all(name)
+            .iter()
+            .map(|v| {
+                v.to_str().map(str::to_string).map_err(|_| {
+                    ApiError::bad_request(format!("the {name} header is not valid text"))
+                })
+            })
+            .collect()
+    };
+    let names = values(IMPERSONATE_USER)?;
+    let uids = values(IMPERSONATE_UID)?;
+    let groups = values(IMPERSONATE_GROUP)?;
+    let mut extra: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for name in headers.keys() {
+        if let Some(key) = name.as_str().strip_prefix(IMPERSONATE_EXTRA_PREFIX) {
+            let key = form_urlencoded::parse(format!("k={key}").as_bytes())
+                .next()
+                .map(|(_, k)| k.into_owned())
+                .unwrap_or_default();
+            extra.insert(key, values(name.as_str())?);
+        }
+    }
+    let Some(name) = names.first() else {
+        if uids.is_empty() && groups.is_empty() && extra.is_empty() {
+            return Ok(user);
+        }
+        return Err(ApiError::bad_request(
+            "requested impersonation of groups, a uid or extra attributes without impersonating a user",
+        ));
+    };
+    if names.len() > 1 || uids.len() > 1 {
+        return Err(ApiError::bad_request(
+            "only one user and one uid may be impersonated",
+        ));
+    }
+    let allowed = authorized(&user, state.authorization_mode);
+    let refuse = |resource: &str, group: &str, object: &str| {
+        ApiError::forbidden(format!(
+            "{resource}{} \"{object}\" is forbidden: User \"{}\" cannot impersonate resource \"{resource}\" in API group \"{group}\" at the cluster scope",
+            if group.is_empty() { String::new() } else { format!(".{group}") },
+            user.name
+        ))
+    };
+    if !allowed {
+        return Err(match name.strip_prefix("system:serviceaccount:") {
+            Some(account) => ApiError::forbidden(format!(
+                "serviceaccounts \"{}\" is forbidden: User \"{}\" cannot impersonate resource \"serviceaccounts\" in API group \"\" in the namespace \"{}\"",
+                account.split_once(':').map_or(account, |(_, n)| n),
+                user.name,
+                account.split_once(':').map_or("", |(ns, _)| ns),
+            )),
+            None => refuse("users", "", name),
+        });
+    }
+    let mut impersonated = User {
+        name: name.clone(),
+        uid: uids.first().cloned().unwrap_or_default(),
+        groups,
+        extra,
+    };
+    if let Some((namespace, _)) = name
+        .strip_prefix("system:serviceaccount:")
+        .and_then(|rest| rest.split_once(':'))
+    {
+        for group in [
+            "system:serviceaccounts".to_string(),
+            format!("system:serviceaccounts:{namespace}"),
+        ] {
+            if !impersonated.groups.contains(&group) {
+                impersonated.groups.push(group);
+            }
+        }
+    }
+    let unauthenticated = impersonated
+        .groups
+        .iter()
+        .any(|g| g == "system:authenticated" || g == "system:unauthenticated");
+    if !impersonated.is_anonymous() && !unauthenticated {
+        impersonated.groups.push("system:authenticated".into());
+    }
+    Ok(impersonated)
 }
 
 /// Bearer tokens from a `--token-auth-file`: CSV lines `token,user,uid[,"group1,group2"]`.

@@ -15,10 +15,10 @@ use serde_json::{json, Value};
 use crate::auth::{self, User};
 use crate::codec::{self, Format};
 use crate::documents;
+use crate::params::{self, Query};
 use crate::patch::PatchType;
-use crate::registry::{FieldValidation, ListOptions, Outcome, Target, WriteOptions};
-use crate::request::{self, Query, ResourceRequest, Verb};
-use crate::selectors::{FieldSelector, LabelSelector};
+use crate::registry::{FieldValidation, Outcome, Target, WriteOptions};
+use crate::request::{self, ResourceRequest, Verb};
 use crate::status::{ApiError, ApiResult};
 use crate::watch::{self, WatchObject, WatchOptions};
 use crate::ApiServerState;
@@ -62,9 +62,23 @@ where
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let started = std::time::Instant::now();
-    let response = match handle_inner(&state, tls_user, req).await {
-        Ok(r) => r,
-        Err(e) => error_response(&e),
+    // A panic is a defect of the server, not the client's fault: it is logged with the
+    // request and answered as a 500 Status rather than a reset connection.
+    let handled = std::panic::AssertUnwindSafe(handle_inner(&state, tls_user, req));
+    let response = match futures::FutureExt::catch_unwind(handled).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => error_response(&e),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(%method, %path, "request handler panicked: {what}");
+            error_response(&ApiError::internal(format!(
+                "an error on the server ({what}) has prevented the request from succeeding"
+            )))
+        }
     };
     state.metrics.observe(
         method.as_str(),
@@ -73,33 +87,6 @@ where
     );
     tracing::debug!(%method, %path, status = response.status().as_u16(), "request");
     response
-}
-
-async fn authenticate(
-    state: &ApiServerState,
-    tls_user: Option<User>,
-    headers: &HeaderMap,
-) -> ApiResult<User> {
-    let Some(auth) = header_str(headers, header::AUTHORIZATION) else {
-        return Ok(tls_user.unwrap_or_else(User::anonymous));
-    };
-    let token = auth.strip_prefix("Bearer ").map(str::trim).unwrap_or("");
-    authenticate_bearer(state, token)
-        .await
-        .ok_or_else(ApiError::unauthorized)
-}
-
-/// The user of a bearer token: one from `--token-auth-file`, or a service-account token,
-/// which holds only while its account exists with the same uid.
-pub(crate) async fn authenticate_bearer(state: &ApiServerState, token: &str) -> Option<User> {
-    if let Some(user) = state.tokens.user(token) {
-        return Some(user.clone());
-    }
-    let account = state.token_issuer.verify(token)?;
-    let target = Target::find("", "v1", "serviceaccounts", Some(&account.namespace))?;
-    let current = state.registry.get(&target, &account.name).await.ok()?;
-    (current.pointer("/metadata/uid").and_then(Value::as_str) == Some(account.uid.as_str()))
-        .then(|| account.user())
 }
 
 async fn handle_inner<B>(
@@ -112,7 +99,8 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let (parts, body) = req.into_parts();
-    let user = authenticate(state, tls_user, &parts.headers).await?;
+    let user = auth::authenticate(state, tls_user, &parts.headers).await?;
+    let user = auth::impersonate(state, user, &parts.headers)?;
     let path = parts.uri.path().to_string();
     let query = Query::parse(parts.uri.query());
     let accept = header_str(&parts.headers, header::ACCEPT).map(str::to_string);
@@ -147,7 +135,7 @@ where
     let content_type = header_str(&parts.headers, header::CONTENT_TYPE)
         .unwrap_or("")
         .to_string();
-    let body = read_body(body).await?;
+    let body = read_body(&parts.headers, body).await?;
     resource(
         state,
         &user,
@@ -160,24 +148,40 @@ where
     .await
 }
 
-async fn read_body<B>(body: B) -> ApiResult<Bytes>
+/// How long a client may take to send a request body.
+const BODY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Reads a request body of at most [`codec::MAX_BODY_BYTES`]: a larger declared length is
+/// refused before anything is read, and a body that does not arrive in time is a 504.
+async fn read_body<B>(headers: &HeaderMap, body: B) -> ApiResult<Bytes>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    let too_large = || {
+        ApiError::too_large(format!(
+            "the request body is larger than {} bytes",
+            codec::MAX_BODY_BYTES
+        ))
+    };
+    let declared = header_str(headers, header::CONTENT_LENGTH).and_then(|l| l.parse::<u64>().ok());
+    if declared.is_some_and(|l| l > codec::MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
     let limited = http_body_util::Limited::new(body, codec::MAX_BODY_BYTES);
-    match limited.collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e)
+    match tokio::time::timeout(BODY_TIMEOUT, limited.collect()).await {
+        Err(_) => Err(ApiError::timeout(format!(
+            "the request body did not arrive within {}s",
+            BODY_TIMEOUT.as_secs()
+        ))),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e))
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
         {
-            Err(ApiError::too_large(format!(
-                "the request body is larger than {} bytes",
-                codec::MAX_BODY_BYTES
-            )))
+            Err(too_large())
         }
-        Err(e) => Err(ApiError::bad_request(format!(
+        Ok(Err(e)) => Err(ApiError::bad_request(format!(
             "cannot read the request body: {e}"
         ))),
     }
@@ -315,28 +319,10 @@ fn documents_response(
     Some(Ok(response))
 }
 
-fn write_options(query: &Query) -> ApiResult<WriteOptions> {
-    let dry_run = match query.get("dryRun") {
-        None | Some("") => false,
-        Some("All") => true,
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "Invalid dryRun value: {other:?}; the only supported value is All"
-            )))
-        }
-    };
-    Ok(WriteOptions {
-        dry_run,
-        field_validation: FieldValidation::parse(query.get("fieldValidation"))?,
-        field_manager: query.get("fieldManager").map(str::to_string),
-        duplicate_fields: Vec::new(),
-    })
-}
-
 /// Write options for a create or update whose body is `body`: JSON bodies are checked for
 /// fields named twice unless validation is off.
 fn body_write_options(query: &Query, content_type: &str, body: &[u8]) -> ApiResult<WriteOptions> {
-    let mut opts = write_options(query)?;
+    let mut opts = params::write_options(query)?;
     let json = matches!(
         content_type.split(';').next().unwrap_or("").trim(),
         "" | "application/json"
@@ -345,26 +331,6 @@ fn body_write_options(query: &Query, content_type: &str, body: &[u8]) -> ApiResu
         opts.duplicate_fields = codec::duplicate_fields(body);
     }
     Ok(opts)
-}
-
-fn list_options(query: &Query) -> ApiResult<ListOptions> {
-    let bad = |e: crate::selectors::SelectorError| {
-        ApiError::bad_request(format!("unable to parse requirement: {e}"))
-    };
-    Ok(ListOptions {
-        labels: LabelSelector::parse(query.get("labelSelector").unwrap_or("")).map_err(bad)?,
-        fields: FieldSelector::parse(query.get("fieldSelector").unwrap_or("")).map_err(bad)?,
-        limit: query.u64("limit")?,
-        continue_token: query
-            .get("continue")
-            .filter(|c| !c.is_empty())
-            .map(str::to_string),
-        resource_version: query.get("resourceVersion").map(str::to_string),
-        resource_version_match: query
-            .get("resourceVersionMatch")
-            .filter(|m| !m.is_empty())
-            .map(str::to_string),
-    })
 }
 
 fn with_warnings(mut response: Response<Body>, warnings: &[String]) -> Response<Body> {
@@ -385,6 +351,16 @@ fn object_response(
     value: &Value,
     include_object: &str,
 ) -> Response<Body> {
+    // Lists hold stored objects, already in order; a single object may come from a write.
+    let ordered;
+    let value = if value.get("items").is_none() {
+        let mut copy = value.clone();
+        crate::field_order::canonicalize(&mut copy);
+        ordered = copy;
+        &ordered
+    } else {
+        value
+    };
     match format {
         Format::Json => json_response(code, value),
         Format::Yaml => match serde_yaml::to_string(value) {
@@ -480,10 +456,11 @@ async fn resource(
         return Err(ApiError::not_found_path());
     }
     let registry = &state.registry;
-    let table_ok = request.subresource.is_none()
-        && matches!(request.verb, Verb::Get | Verb::List | Verb::Watch);
-    let format = codec::negotiate(accept, table_ok)?;
-    let include_object = query.get("includeObject").unwrap_or("Metadata");
+    // Every verb answers in the format asked for; a Table or metadata-only view is of the
+    // resource's own objects (and of `status`, which is the whole object).
+    let transform_ok = matches!(request.subresource.as_deref(), None | Some("status"));
+    let format = codec::negotiate(accept, transform_ok)?;
+    let include_object = params::include_object(query)?;
     let name = request.name.as_deref().unwrap_or("");
     let sub = request.subresource.as_deref();
     if resource.namespaced()
@@ -512,13 +489,13 @@ async fn resource(
         }
         Verb::Get => {
             let obj = registry
-                .get_at(&target, name, query.get("resourceVersion"))
+                .get_at(&target, name, query.resource_version()?)
                 .await?;
             let view = crate::registry::subresource_view(&target, sub, &obj)?;
             Ok(object_response(200, format, &target, &view, include_object))
         }
         Verb::List => {
-            let opts = list_options(query)?;
+            let opts = params::list_options(query)?;
             if format == Format::Json {
                 if let Some(bytes) = registry.list_json(&target, &opts).await? {
                     return Ok(bytes_response(200, "application/json", bytes));
@@ -529,10 +506,10 @@ async fn resource(
         }
         Verb::Watch => {
             let opts = WatchOptions {
-                list: list_options(query)?,
+                list: params::list_options(query)?,
                 allow_bookmarks: query.flag("allowWatchBookmarks"),
-                send_initial_events: query.get("sendInitialEvents").map(|v| v == "true"),
-                timeout: query.u64("timeoutSeconds")?.map(Duration::from_secs),
+                send_initial_events: query.optional_flag("sendInitialEvents"),
+                timeout: params::watch_timeout(query)?,
             };
             let events = watch::watch(registry, target, opts).await?;
             let include = include_object.to_string();
@@ -574,7 +551,7 @@ async fn resource(
             let opts = body_write_options(query, content_type, &body)?;
             let body = codec::decode_body(content_type, &body)?;
             if sub == Some("token") && resource.plural() == "serviceaccounts" {
-                let outcome = token_request(state, &target, name, body).await?;
+                let outcome = crate::token_request::create(state, &target, name, body).await?;
                 return Ok(outcome_response(outcome, format, &target));
             }
             if crate::reviews::is_review(resource.group(), resource.plural()) {
@@ -630,7 +607,7 @@ async fn resource(
             ))
         }
         Verb::Patch => {
-            let opts = write_options(query)?;
+            let opts = params::write_options(query)?;
             let patch_type = PatchType::from_content_type(content_type)?;
             if patch_type == PatchType::Apply
                 && opts.field_manager.as_deref().is_none_or(str::is_empty)
@@ -649,16 +626,16 @@ async fn resource(
             ))
         }
         Verb::Delete => {
-            let opts = write_options(query)?;
+            let opts = params::write_options(query)?;
             let options = delete_options(content_type, &body, query)?;
             let outcome = registry.delete(&target, name, &options, &opts).await?;
             Ok(outcome_response(outcome, format, &target))
         }
         Verb::DeleteCollection => {
-            let opts = write_options(query)?;
+            let opts = params::write_options(query)?;
             let options = delete_options(content_type, &body, query)?;
             let list = registry
-                .delete_collection(&target, &list_options(query)?, &options, &opts)
+                .delete_collection(&target, &params::list_options(query)?, &options, &opts)
                 .await?;
             Ok(object_response(200, format, &target, &list, include_object))
         }
@@ -682,78 +659,6 @@ fn subresource_outcome(
     })
 }
 
-/// `serviceaccounts/{name}/token`: a TokenRequest answered with a signed token.
-async fn token_request(
-    state: &ApiServerState,
-    target: &Target<'_>,
-    name: &str,
-    mut request: Value,
-) -> ApiResult<Outcome> {
-    let account = state.registry.get(target, name).await?;
-    let seconds = request
-        .pointer("/spec/expirationSeconds")
-        .and_then(Value::as_i64)
-        .unwrap_or(3600);
-    if seconds < 600 {
-        return Err(ApiError::invalid(
-            "TokenRequest",
-            "authentication.k8s.io",
-            name,
-            vec![crate::status::Cause::invalid(
-                "spec.expirationSeconds",
-                seconds,
-                "may not specify a duration less than 10 minutes",
-            )],
-        ));
-    }
-    let audiences: Vec<String> = request
-        .pointer("/spec/audiences")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    let reference = crate::tokens::ServiceAccountRef {
-        namespace: target.namespace.unwrap_or("default").to_string(),
-        name: name.to_string(),
-        uid: account
-            .pointer("/metadata/uid")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string(),
-    };
-    let now = jiff::Timestamp::now();
-    let token = state
-        .token_issuer
-        .issue(&reference, audiences.clone(), now.as_second(), seconds)
-        .map_err(|e| ApiError::internal(format!("cannot sign the token: {e}")))?;
-    let expires = jiff::Timestamp::from_second(now.as_second() + seconds)
-        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_default();
-    if !request.is_object() {
-        request = json!({});
-    }
-    request["apiVersion"] = json!("authentication.k8s.io/v1");
-    request["kind"] = json!("TokenRequest");
-    request["metadata"] =
-        json!({ "name": name, "namespace": reference.namespace, "creationTimestamp": null });
-    request["spec"]["audiences"] = json!(if audiences.is_empty() {
-        vec![crate::tokens::ISSUER.to_string()]
-    } else {
-        audiences
-    });
-    request["spec"]["expirationSeconds"] = json!(seconds);
-    request["status"] = json!({ "token": token, "expirationTimestamp": expires });
-    Ok(Outcome {
-        code: 201,
-        object: request,
-        warnings: vec![],
-    })
-}
-
 /// DeleteOptions from the body, or from query parameters as older clients send them.
 fn delete_options(content_type: &str, body: &[u8], query: &Query) -> ApiResult<Value> {
     let mut options = if body.iter().all(u8::is_ascii_whitespace) {
@@ -764,11 +669,14 @@ fn delete_options(content_type: &str, body: &[u8], query: &Query) -> ApiResult<V
     if !options.is_object() {
         return Err(ApiError::bad_request("DeleteOptions must be a JSON object"));
     }
-    if let Some(grace) = query.u64("gracePeriodSeconds")? {
-        options["gracePeriodSeconds"] = json!(grace);
-    }
-    if let Some(policy) = query.get("propagationPolicy") {
-        options["propagationPolicy"] = json!(policy);
+    let (grace, policy) = params::delete_overrides(query)?;
+    if let Some(map) = options.as_object_mut() {
+        if let Some(grace) = grace {
+            map.insert("gracePeriodSeconds".into(), json!(grace));
+        }
+        if let Some(policy) = policy {
+            map.insert("propagationPolicy".into(), json!(policy));
+        }
     }
     match options.get("propagationPolicy").and_then(Value::as_str) {
         None | Some("Orphan" | "Background" | "Foreground") => Ok(options),
@@ -781,11 +689,6 @@ fn delete_options(content_type: &str, body: &[u8], query: &Query) -> ApiResult<V
 }
 
 fn outcome_response(outcome: Outcome, format: Format, target: &Target<'_>) -> Response<Body> {
-    let format = if matches!(format, Format::Table | Format::Metadata) {
-        Format::Json
-    } else {
-        format
-    };
     with_warnings(
         object_response(outcome.code, format, target, &outcome.object, "Object"),
         &outcome.warnings,

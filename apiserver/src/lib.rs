@@ -16,14 +16,17 @@
 //! (`kube::Client::new(service, "default")`).
 
 pub mod auth;
+mod bootstrap;
 pub mod codec;
 pub mod conversion;
 pub mod documents;
 pub mod eviction;
+pub mod field_order;
 mod generated;
 pub mod handler;
 pub mod metrics;
 pub mod openapi_v2_proto;
+pub mod params;
 pub mod patch;
 pub mod pki;
 pub mod protobuf;
@@ -33,8 +36,10 @@ pub mod reviews;
 pub mod selectors;
 pub mod server;
 pub mod status;
+pub mod stored;
 pub mod strategy;
 pub mod table;
+pub mod token_request;
 pub mod tokens;
 pub mod validation;
 pub mod watch;
@@ -50,7 +55,7 @@ use keelson_storage::{pki as store_pki, Member};
 use serde_json::{json, Value};
 
 use crate::auth::{AuthorizationMode, TokenFile};
-use crate::registry::{Registry, Target, WriteOptions};
+use crate::registry::Registry;
 
 /// How to run the API server.
 #[derive(Clone, Debug)]
@@ -70,6 +75,8 @@ pub struct ApiServerConfig {
     pub ca_dir: Option<PathBuf>,
     /// Changes each resource's watch cache keeps for watches that resume.
     pub watch_cache_history: usize,
+    /// Deadlines and limits of the HTTPS listener.
+    pub limits: server::ConnectionLimits,
 }
 
 impl ApiServerConfig {
@@ -83,6 +90,7 @@ impl ApiServerConfig {
             event_ttl: Duration::from_secs(3600),
             ca_dir: None,
             watch_cache_history: watch_cache::DEFAULT_HISTORY,
+            limits: server::ConnectionLimits::default(),
         }
     }
 }
@@ -103,7 +111,7 @@ pub struct ApiServer {
     state: Arc<ApiServerState>,
     address: SocketAddr,
     kubeconfig: PathBuf,
-    task: tokio::task::JoinHandle<()>,
+    task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// `/version`: a `v1.35.x` gitVersion kubectl can parse, with Keelson as build metadata.
@@ -178,16 +186,22 @@ impl ApiServer {
             advertise: advertise.to_string(),
             metrics: metrics::Metrics::default(),
         });
-        bootstrap(&state.registry, advertise).await?;
+        bootstrap::create_objects(&state.registry, advertise).await?;
         let priming = state.clone();
         tokio::spawn(async move { priming.registry.prime_caches().await });
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
-        let task = tokio::spawn(server::serve_tls(listener, acceptor, state.clone()));
+        let task = tokio::spawn(server::serve_tls(
+            listener,
+            acceptor,
+            state.clone(),
+            config.limits.clone(),
+            state.registry.shutdown_token(),
+        ));
         Ok(ApiServer {
             state,
             address,
             kubeconfig,
-            task,
+            task: std::sync::Mutex::new(Some(task)),
         })
     }
 
@@ -213,53 +227,13 @@ impl ApiServer {
         }
     }
 
-    pub fn shutdown(&self) {
-        self.task.abort();
+    /// Stops accepting connections, ends every watch, and waits for the requests in
+    /// flight (up to the listener's grace period).
+    pub async fn shutdown(&self) {
+        self.state.registry.shutdown_token().cancel();
+        let task = self.task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task {
+            let _ = task.await;
+        }
     }
-}
-
-/// The objects a cluster has from its first start: the four namespaces, and the
-/// `kubernetes` Service with its EndpointSlice pointing at this server.
-async fn bootstrap(registry: &Registry, advertise: SocketAddr) -> anyhow::Result<()> {
-    let opts = WriteOptions::default();
-    let create =
-        |group: &'static str, plural: &'static str, namespace: Option<&'static str>, obj: Value| {
-            let opts = opts.clone();
-            async move {
-                // Every bootstrap object is of a v1 resource.
-                let version = "v1";
-                let target = Target::find(group, version, plural, namespace)
-                    .with_context(|| format!("{plural} is missing from the route table"))?;
-                match registry.create(&target, obj, &opts).await {
-                    Ok(_) => Ok(()),
-                    Err(e) if e.reason == "AlreadyExists" => Ok(()),
-                    Err(e) => Err(anyhow::anyhow!("cannot create the bootstrap {plural}: {e}")),
-                }
-            }
-        };
-    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-        create(
-            "",
-            "namespaces",
-            None,
-            json!({ "metadata": { "name": ns } }),
-        )
-        .await?;
-    }
-    create("", "services", Some("default"), json!({
-        "metadata": { "name": "kubernetes", "labels": { "component": "apiserver", "provider": "kubernetes" } },
-        "spec": {
-            "clusterIP": strategy::first_service_ip(),
-            "ports": [{ "name": "https", "port": 443, "protocol": "TCP", "targetPort": advertise.port() }],
-        },
-    }))
-    .await?;
-    create("discovery.k8s.io", "endpointslices", Some("default"), json!({
-        "metadata": { "name": "kubernetes", "labels": { "kubernetes.io/service-name": "kubernetes", "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io" } },
-        "addressType": if advertise.is_ipv4() { "IPv4" } else { "IPv6" },
-        "endpoints": [{ "addresses": [advertise.ip().to_string()], "conditions": { "ready": true } }],
-        "ports": [{ "name": "https", "port": advertise.port(), "protocol": "TCP" }],
-    }))
-    .await?;
-    Ok(())
 }

@@ -45,6 +45,8 @@ pub struct WriteOptions {
     pub dry_run: bool,
     pub field_validation: FieldValidation,
     pub field_manager: Option<String>,
+    /// `force` of an apply: take fields other managers own.
+    pub force: bool,
     /// Fields the request body named twice (found while decoding its bytes).
     pub duplicate_fields: Vec<String>,
 }
@@ -107,7 +109,13 @@ impl<'a> Target<'a> {
 
     /// A stored object as this resource's version serves it.
     pub fn from_storage(&self, obj: Value) -> Value {
-        self.conversion().from_storage(obj)
+        let conversion = self.conversion();
+        if conversion == crate::conversion::Conversion::None {
+            return obj;
+        }
+        let mut converted = conversion.from_storage(obj);
+        crate::field_order::canonicalize(&mut converted);
+        converted
     }
 
     fn conversion(&self) -> crate::conversion::Conversion {
@@ -125,13 +133,13 @@ impl<'a> Target<'a> {
 
     /// Reads a stored value as this resource's version.
     pub fn decode(&self, kv: &KeyValue) -> ApiResult<Value> {
-        decode_stored(kv).map(|obj| self.from_storage(obj))
+        crate::stored::decode(kv).map(|obj| self.from_storage(obj))
     }
 
     /// The bytes to store for an object of this resource's version.
     fn encode(&self, obj: &Value) -> Vec<u8> {
         let stored = self.conversion().to_storage(obj.clone());
-        encode(&stored)
+        crate::stored::encode(&stored)
     }
 
     /// The same resource in another namespace.
@@ -174,7 +182,7 @@ const COMMON_FIELD_LABELS: &[&str] = &["metadata.name", "metadata.namespace"];
 pub fn check_field_selector(target: &Target<'_>, fields: &FieldSelector) -> ApiResult<()> {
     let extra = target.strategy().field_labels();
     for field in fields.fields() {
-        if !COMMON_FIELD_LABELS.contains(&field) && !extra.contains(&field) {
+        if !COMMON_FIELD_LABELS.contains(&field) && !extra.iter().any(|l| l.name == field) {
             return Err(ApiError::bad_request(format!(
                 "field label not supported: {field}"
             )));
@@ -183,102 +191,26 @@ pub fn check_field_selector(target: &Target<'_>, fields: &FieldSelector) -> ApiR
     Ok(())
 }
 
-/// Whether an object passes a list's selectors.
-pub fn selected(obj: &Value, labels: &LabelSelector, fields: &FieldSelector) -> bool {
+/// Whether an object of `target`'s resource passes a list's selectors.
+pub fn selected(
+    target: &Target<'_>,
+    obj: &Value,
+    labels: &LabelSelector,
+    fields: &FieldSelector,
+) -> bool {
     let empty = Map::new();
     let object_labels = obj
         .pointer("/metadata/labels")
         .and_then(Value::as_object)
         .unwrap_or(&empty);
+    let extra = target.strategy().field_labels();
     labels.matches(object_labels)
         && fields.matches(|path| match path {
-            "metadata.name" => field_value(obj, "metadata.name"),
-            "metadata.namespace" => {
-                Some(field_value(obj, "metadata.namespace").unwrap_or_default())
+            "metadata.name" | "metadata.namespace" => {
+                Some(field_value(obj, path).unwrap_or_default())
             }
-            // Upstream's `source` label of events is the reporting component.
-            "source" => field_value(obj, "source.component"),
-            other => field_value(obj, other),
+            other => extra.iter().find(|l| l.name == other).map(|l| l.value(obj)),
         })
-}
-
-/// Decodes a stored value and stamps its resourceVersion.
-pub fn decode_stored(kv: &KeyValue) -> ApiResult<Value> {
-    let mut obj: Value = serde_json::from_slice(&kv.value).map_err(|e| {
-        ApiError::internal(format!(
-            "stored object at {} is not JSON: {e}",
-            String::from_utf8_lossy(&kv.key)
-        ))
-    })?;
-    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.insert("resourceVersion".into(), json!(kv.mod_revision.to_string()));
-    }
-    Ok(obj)
-}
-
-/// The stored form of an object: JSON with `metadata` first and no resourceVersion, so a
-/// read can stamp the revision in without decoding ([`stamp_stored`]).
-fn encode(obj: &Value) -> Vec<u8> {
-    let Some(map) = obj.as_object() else {
-        return serde_json::to_vec(obj).unwrap_or_default();
-    };
-    let mut metadata = map.get("metadata").cloned().unwrap_or_else(|| json!({}));
-    if let Some(meta) = metadata.as_object_mut() {
-        meta.remove("resourceVersion");
-    }
-    let rest: Map<String, Value> = map
-        .iter()
-        .filter(|(k, _)| k.as_str() != "metadata")
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let mut out = b"{\"metadata\":".to_vec();
-    out.extend(serde_json::to_vec(&metadata).unwrap_or_default());
-    let rest = serde_json::to_vec(&rest).unwrap_or_default();
-    match rest.get(1..) {
-        Some(tail) if rest.len() > 2 => {
-            out.push(b',');
-            out.extend_from_slice(tail);
-        }
-        _ => out.push(b'}'),
-    }
-    out
-}
-
-/// Appends a stored object with its resourceVersion stamped in: a byte splice for what
-/// [`encode`] wrote, a decode and encode for anything else.
-fn stamp_stored(kv: &KeyValue, out: &mut Vec<u8>) -> ApiResult<()> {
-    stamp(&kv.key, &kv.value, kv.mod_revision, out)
-}
-
-/// `stamp_stored` of a value at a given revision (a deleted object's last state carries
-/// the revision of its deletion).
-pub fn stamp(key: &[u8], value: &[u8], revision: u64, out: &mut Vec<u8>) -> ApiResult<()> {
-    const PREFIX: &[u8] = b"{\"metadata\":{";
-    match value.strip_prefix(PREFIX) {
-        Some(rest) => {
-            out.extend_from_slice(PREFIX);
-            out.extend_from_slice(b"\"resourceVersion\":\"");
-            out.extend_from_slice(revision.to_string().as_bytes());
-            out.push(b'"');
-            if rest.first() != Some(&b'}') {
-                out.push(b',');
-            }
-            out.extend_from_slice(rest);
-        }
-        None => {
-            let mut obj: Value = serde_json::from_slice(value).map_err(|e| {
-                ApiError::internal(format!(
-                    "stored object at {} is not JSON: {e}",
-                    String::from_utf8_lossy(key)
-                ))
-            })?;
-            if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-                meta.insert("resourceVersion".into(), json!(revision.to_string()));
-            }
-            out.extend(serde_json::to_vec(&obj).unwrap_or_default());
-        }
-    }
-    Ok(())
 }
 
 fn now_rfc3339() -> String {
@@ -372,6 +304,7 @@ pub struct Registry {
     caches: std::sync::Arc<crate::watch_cache::WatchCaches>,
     event_ttl: Duration,
     event_lease: Mutex<Option<(u64, Instant)>>,
+    shutdown: tokio_util::sync::CancellationToken,
 }
 
 /// The 409 of a write based on an old resourceVersion, in upstream's words.
@@ -384,8 +317,9 @@ fn stale(target: &Target<'_>, name: &str) -> ApiError {
     )
 }
 
-/// Upstream's number of retries of a patch that lost a race.
-const PATCH_RETRIES: usize = 5;
+/// How often a write without a resourceVersion precondition (an unconditional update, a
+/// patch, a delete) is applied again to the newer object when another write won the race.
+const WRITE_RETRIES: usize = 64;
 
 impl Registry {
     pub fn new(store: Member, event_ttl: Duration, watch_cache_history: usize) -> Registry {
@@ -397,11 +331,17 @@ impl Registry {
             store,
             event_ttl,
             event_lease: Mutex::new(None),
+            shutdown: tokio_util::sync::CancellationToken::new(),
         }
     }
 
     pub fn store(&self) -> &Member {
         &self.store
+    }
+
+    /// Cancelled when the server shuts down; watches end then.
+    pub fn shutdown_token(&self) -> tokio_util::sync::CancellationToken {
+        self.shutdown.clone()
     }
 
     /// Primes the watch cache of every served resource, as upstream does at start, so the
@@ -426,6 +366,34 @@ impl Registry {
         self.caches.get(target.storage_prefix).await
     }
 
+    /// The store's current revision, read through the resource's prefix.
+    async fn current_revision(&self, target: &Target<'_>) -> ApiResult<u64> {
+        let mut probe = RangeRequest::prefix(target.prefix());
+        probe.limit = 1;
+        probe.keys_only = true;
+        Ok(self.store.range(probe).await?.revision)
+    }
+
+    /// Waits up to 3 s, as upstream's watch cache does, for the store to reach a revision a
+    /// client named; a revision still in the future is a 504 `Too large resource version`.
+    pub async fn wait_for_revision(&self, target: &Target<'_>, revision: u64) -> ApiResult<()> {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            let current = self.current_revision(target).await?;
+            if revision <= current {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(keelson_storage::StoreError::FutureRevision {
+                    requested: revision,
+                    current,
+                }
+                .into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The objects of a list from the watch cache, when the request allows it: no paging and
     /// no exact revision. A list without a resourceVersion is consistent: the cache must
     /// first reach the store's current revision.
@@ -441,12 +409,7 @@ impl Registry {
             return Ok(None);
         }
         let at_least = match opts.resource_version.as_deref() {
-            None | Some("") => {
-                let mut probe = RangeRequest::prefix(target.prefix());
-                probe.limit = 1;
-                probe.keys_only = true;
-                self.store.range(probe).await?.revision
-            }
+            None | Some("") => self.current_revision(target).await?,
             Some(rv) => rv
                 .parse()
                 .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?,
@@ -523,6 +486,8 @@ impl Registry {
                 warnings.extend(listed);
             }
         }
+        let mut normalized = normalized;
+        target.strategy().default(&mut normalized);
         Ok(normalized)
     }
 
@@ -664,7 +629,7 @@ impl Registry {
         let (revision, token) = self
             .scan(target, opts, |kv| {
                 let obj = target.decode(kv)?;
-                let keep = selected(&obj, &opts.labels, &opts.fields);
+                let keep = selected(target, &obj, &opts.labels, &opts.fields);
                 if keep {
                     items.push(obj);
                 }
@@ -695,7 +660,7 @@ impl Registry {
                 if !items.is_empty() {
                     items.push(b',');
                 }
-                stamp_stored(kv, &mut items)?;
+                crate::stored::stamp_kv(kv, &mut items)?;
                 Ok(true)
             })
             .await?;
@@ -720,7 +685,7 @@ impl Registry {
         let Some(kv) = self.read_kv(&key).await? else {
             return Err(ApiError::not_found("", "namespaces", ns));
         };
-        let namespace = decode_stored(&kv)?;
+        let namespace = crate::stored::decode(&kv)?;
         if namespace.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating")
             || meta_str(&namespace, "deletionTimestamp").is_some()
         {
@@ -945,7 +910,9 @@ impl Registry {
         }
     }
 
-    /// Replaces an object (PUT), or one of its subresources.
+    /// Replaces an object (PUT), or one of its subresources. An update that names no
+    /// resourceVersion is unconditional: when another write wins the race, it is applied
+    /// again to the newer object, as upstream does, instead of failing with a conflict.
     pub async fn update(
         &self,
         target: &Target<'_>,
@@ -954,34 +921,48 @@ impl Registry {
         body: Value,
         opts: &WriteOptions,
     ) -> ApiResult<Outcome> {
-        let wanted_rv = meta_str(&body, "resourceVersion").map(str::to_string);
-        let (kv, current) = self.current(target, name).await?;
-        if let Some(rv) = wanted_rv.as_deref().filter(|rv| !rv.is_empty()) {
-            if rv != kv.mod_revision.to_string() {
-                return Err(stale(target, name));
+        let wanted_rv = meta_str(&body, "resourceVersion")
+            .filter(|rv| !rv.is_empty())
+            .map(str::to_string);
+        let mut last_err = None;
+        for _ in 0..WRITE_RETRIES {
+            let (kv, current) = self.current(target, name).await?;
+            if let Some(rv) = wanted_rv.as_deref() {
+                if rv != kv.mod_revision.to_string() {
+                    return Err(stale(target, name));
+                }
+            }
+            let mut warnings = Vec::new();
+            let new = subresource::apply(
+                self,
+                target,
+                subresource,
+                &current,
+                body.clone(),
+                opts,
+                &mut warnings,
+            )?;
+            match self
+                .write_update(
+                    target,
+                    name,
+                    subresource,
+                    &kv,
+                    &current,
+                    new,
+                    opts,
+                    warnings,
+                )
+                .await
+            {
+                Err(e) if e.reason == "Conflict" && wanted_rv.is_none() => {
+                    last_err = Some(e);
+                    tokio::task::yield_now().await;
+                }
+                other => return other,
             }
         }
-        let mut warnings = Vec::new();
-        let new = subresource::apply(
-            self,
-            target,
-            subresource,
-            &current,
-            body,
-            opts,
-            &mut warnings,
-        )?;
-        self.write_update(
-            target,
-            name,
-            subresource,
-            &kv,
-            &current,
-            new,
-            opts,
-            warnings,
-        )
-        .await
+        Err(last_err.unwrap_or_else(|| ApiError::internal("update retries exhausted")))
     }
 
     /// Applies a patch to an object or subresource, retrying when another write wins.
@@ -996,7 +977,7 @@ impl Registry {
     ) -> ApiResult<Outcome> {
         let parsed = patch::parse(patch_type, patch_body)?;
         let mut last_err = None;
-        for _ in 0..PATCH_RETRIES {
+        for _ in 0..WRITE_RETRIES {
             let (kv, current) = match self.current(target, name).await {
                 Ok(found) => found,
                 Err(e)
@@ -1185,7 +1166,7 @@ impl Registry {
         options: &Value,
         opts: &WriteOptions,
     ) -> ApiResult<Outcome> {
-        for _ in 0..PATCH_RETRIES {
+        for _ in 0..WRITE_RETRIES {
             let (kv, current) = self.current(target, name).await?;
             if let Some(uid) = options
                 .pointer("/preconditions/uid")
@@ -1371,7 +1352,9 @@ mod subresource {
 
     pub fn view(target: &Target<'_>, sub: Option<&str>, obj: &Value) -> ApiResult<Value> {
         match sub {
-            None | Some("status") | Some("finalize") => Ok(obj.clone()),
+            None | Some("status" | "finalize" | "ephemeralcontainers" | "approval") => {
+                Ok(obj.clone())
+            }
             Some("scale") => {
                 let selector = obj
                     .pointer("/spec/selector")
@@ -1491,6 +1474,30 @@ mod subresource {
                 });
                 Ok(new)
             }
+            // Only ephemeral containers may be added; the rest of the pod stays as it was.
+            Some("ephemeralcontainers") if target.resource.plural() == "pods" => {
+                let decoded = registry.decode_object(target, body, opts, warnings)?;
+                let wanted = decoded
+                    .pointer("/spec/ephemeralContainers")
+                    .cloned()
+                    .unwrap_or_else(|| json!([]));
+                check_ephemeral_containers(current, &wanted)?;
+                let mut new = current.clone();
+                crate::strategy::set(&mut new, &["spec", "ephemeralContainers"], wanted);
+                Ok(new)
+            }
+            // Approval changes only the conditions (Approved, Denied, Failed).
+            Some("approval") if target.resource.plural() == "certificatesigningrequests" => {
+                let decoded = registry.decode_object(target, body, opts, warnings)?;
+                let conditions = decoded
+                    .pointer("/status/conditions")
+                    .cloned()
+                    .unwrap_or_else(|| json!([]));
+                check_approval(current, &conditions)?;
+                let mut new = current.clone();
+                crate::strategy::set(&mut new, &["status", "conditions"], conditions);
+                Ok(new)
+            }
             Some("binding") if target.resource.plural() == "pods" => {
                 let node = body
                     .pointer("/target/name")
@@ -1549,6 +1556,133 @@ mod subresource {
 
 pub use subresource::view as subresource_view;
 
+/// Existing ephemeral containers may be neither removed nor changed (422 as upstream).
+fn check_ephemeral_containers(current: &Value, wanted: &Value) -> ApiResult<()> {
+    let name_of = |c: &Value| {
+        c.get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let wanted = wanted.as_array().map(Vec::as_slice).unwrap_or_default();
+    let mut causes = Vec::new();
+    for existing in current
+        .pointer("/spec/ephemeralContainers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let name = name_of(existing);
+        match wanted.iter().find(|c| name_of(c) == name) {
+            None => causes.push(Cause::forbidden(
+                "spec.ephemeralContainers",
+                &format!("existing ephemeral containers \"{name}\" may not be removed\n"),
+            )),
+            Some(c) if c != existing => causes.push(Cause::forbidden(
+                "spec.ephemeralContainers",
+                &format!("existing ephemeral containers \"{name}\" may not be changed\n"),
+            )),
+            Some(_) => {}
+        }
+    }
+    let mut seen: std::collections::HashSet<String> = ["containers", "initContainers"]
+        .iter()
+        .filter_map(|l| {
+            current
+                .pointer(&format!("/spec/{l}"))
+                .and_then(Value::as_array)
+        })
+        .flatten()
+        .map(name_of)
+        .collect();
+    for (i, c) in wanted.iter().enumerate() {
+        let name = name_of(c);
+        if name.is_empty() {
+            causes.push(Cause::required(format!(
+                "spec.ephemeralContainers[{i}].name"
+            )));
+        } else if !seen.insert(name.clone()) {
+            causes.push(Cause::duplicate(
+                format!("spec.ephemeralContainers[{i}].name"),
+                &json!(name),
+            ));
+        }
+        if c.get("image")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            causes.push(Cause::required(format!(
+                "spec.ephemeralContainers[{i}].image"
+            )));
+        }
+        for forbidden in [
+            "ports",
+            "livenessProbe",
+            "readinessProbe",
+            "startupProbe",
+            "lifecycle",
+        ] {
+            if c.get(forbidden).is_some() {
+                causes.push(Cause::forbidden(
+                    format!("spec.ephemeralContainers[{i}].{forbidden}"),
+                    "cannot be set for an Ephemeral Container",
+                ));
+            }
+        }
+    }
+    if causes.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::invalid(
+        "Pod",
+        "",
+        meta_str(current, "name").unwrap_or(""),
+        causes,
+    ))
+}
+
+/// Approved and Denied exclude each other and must be `True` (422 as upstream).
+fn check_approval(current: &Value, conditions: &Value) -> ApiResult<()> {
+    let mut causes = Vec::new();
+    let mut approved = false;
+    let mut denied = false;
+    for (i, c) in conditions.as_array().into_iter().flatten().enumerate() {
+        let kind = c.get("type").and_then(Value::as_str).unwrap_or("");
+        let status = c.get("status").and_then(Value::as_str).unwrap_or("");
+        match kind {
+            "Approved" => approved = true,
+            "Denied" => denied = true,
+            "Failed" | "" => {}
+            _ => continue,
+        }
+        if kind.is_empty() {
+            causes.push(Cause::required(format!("status.conditions[{i}].type")));
+        } else if matches!(kind, "Approved" | "Denied") && status != "True" {
+            causes.push(Cause {
+                reason: "FieldValueNotSupported",
+                field: format!("status.conditions[{i}].status"),
+                message: format!("Unsupported value: \"{status}\": supported values: \"True\""),
+            });
+        }
+    }
+    if approved && denied {
+        causes.push(Cause::invalid(
+            "status.conditions",
+            "Approved and Denied",
+            "Approved and Denied conditions are mutually exclusive",
+        ));
+    }
+    if causes.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::invalid(
+        "CertificateSigningRequest",
+        "certificates.k8s.io",
+        meta_str(current, "name").unwrap_or(""),
+        causes,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1562,43 +1696,6 @@ mod tests {
         unknown_fields(&input, &normalized, "", &mut out);
         out.sort();
         assert_eq!(out, vec!["extra", "spec.bogus"]);
-    }
-
-    #[test]
-    fn stored_objects_are_stamped_without_decoding() {
-        for obj in [
-            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "resourceVersion": "9"}, "data": {"metadata": "{"}}),
-            json!({"metadata": {}}),
-            json!({"kind": "X", "metadata": {}}),
-            json!({"metadata": {"name": "only"}}),
-        ] {
-            let kv = KeyValue {
-                key: b"/k".to_vec(),
-                value: encode(&obj),
-                create_revision: 1,
-                mod_revision: 42,
-                version: 1,
-                lease: 0,
-            };
-            let mut out = Vec::new();
-            stamp_stored(&kv, &mut out).unwrap();
-            let stamped: Value = serde_json::from_slice(&out).unwrap();
-            assert_eq!(stamped, decode_stored(&kv).unwrap());
-            assert_eq!(stamped["metadata"]["resourceVersion"], "42");
-        }
-        // Values written in another layout are decoded instead.
-        let kv = KeyValue {
-            key: b"/k".to_vec(),
-            value: br#"{"kind":"X","metadata":{"name":"n"}}"#.to_vec(),
-            create_revision: 1,
-            mod_revision: 7,
-            version: 1,
-            lease: 0,
-        };
-        let mut out = Vec::new();
-        stamp_stored(&kv, &mut out).unwrap();
-        let stamped: Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(stamped["metadata"]["resourceVersion"], "7");
     }
 
     #[test]

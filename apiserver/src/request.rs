@@ -1,10 +1,9 @@
 //! What a request asks for: the resource path (`/apis/{group}/{version}/namespaces/{ns}/
 //! {resource}/{name}/{subresource}`), the verb it maps to, and its query parameters.
 
-use std::collections::HashMap;
-
 use http::Method;
 
+use crate::params::Query;
 use crate::status::{ApiError, ApiResult};
 
 /// A request for a resource, parsed from its path and method.
@@ -109,41 +108,6 @@ pub fn parse(method: &Method, path: &str, query: &Query) -> ApiResult<Option<Res
         subresource,
         verb,
     }))
-}
-
-/// The query parameters of a request.
-#[derive(Debug, Default, Clone)]
-pub struct Query {
-    params: HashMap<String, String>,
-}
-
-impl Query {
-    pub fn parse(raw: Option<&str>) -> Query {
-        let params = raw
-            .map(|q| {
-                form_urlencoded::parse(q.as_bytes())
-                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        Query { params }
-    }
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.params.get(key).map(String::as_str)
-    }
-    /// A boolean parameter: present and `true` or `1`.
-    pub fn flag(&self, key: &str) -> bool {
-        matches!(self.get(key), Some("true" | "1"))
-    }
-    pub fn u64(&self, key: &str) -> ApiResult<Option<u64>> {
-        match self.get(key) {
-            None | Some("") => Ok(None),
-            Some(v) => v
-                .parse()
-                .map(Some)
-                .map_err(|_| ApiError::bad_request(format!("invalid value for {key}: {v:?}"))),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -26,7 +26,13 @@ pub fn is_review(group: &str, plural: &str) -> bool {
 }
 
 fn user_info(user: &User) -> Value {
-    json!({ "username": user.name, "uid": user.uid, "groups": user.groups })
+    let mut info = json!({ "username": user.name, "uid": user.uid, "groups": user.groups });
+    if !user.extra.is_empty() {
+        if let Some(map) = info.as_object_mut() {
+            map.insert("extra".into(), json!(user.extra));
+        }
+    }
+    info
 }
 
 /// Answers a review posted by `caller`.
@@ -46,13 +52,29 @@ pub async fn review(
                 .pointer("/spec/token")
                 .and_then(Value::as_str)
                 .unwrap_or("");
-            match crate::handler::authenticate_bearer(state, token).await {
-                Some(user) => {
-                    json!({ "authenticated": true, "user": user_info(&user), "audiences": [crate::tokens::ISSUER] })
+            let requested: Vec<String> = body
+                .pointer("/spec/audiences")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect();
+            // Without audiences the token must be valid for the API server itself.
+            let audiences = if requested.is_empty() {
+                vec![crate::tokens::ISSUER.to_string()]
+            } else {
+                requested
+            };
+            match auth::authenticate_bearer(state, token, &audiences).await {
+                Some((user, granted)) => {
+                    json!({ "authenticated": true, "user": user_info(&user), "audiences": granted })
                 }
-                None => {
-                    json!({ "authenticated": false, "user": {}, "error": "invalid bearer token" })
-                }
+                None => json!({
+                    "authenticated": false,
+                    "user": {},
+                    "error": format!("[invalid bearer token, token is not valid for the audiences {audiences:?}]"),
+                }),
             }
         }
         "selfsubjectreviews" => json!({ "userInfo": user_info(caller) }),
@@ -90,6 +112,7 @@ pub async fn review(
                     .filter_map(Value::as_str)
                     .map(str::to_string)
                     .collect(),
+                ..User::default()
             };
             if subject.name.is_empty() && subject.groups.is_empty() {
                 return Err(ApiError::invalid(
@@ -102,7 +125,9 @@ pub async fn review(
             access(&subject, state.authorization_mode)
         }
     };
-    body["status"] = status;
+    if let Some(map) = body.as_object_mut() {
+        map.insert("status".into(), status);
+    }
     Ok(body)
 }
 

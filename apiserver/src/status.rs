@@ -32,6 +32,21 @@ impl Cause {
             message: format!("Forbidden: {detail}"),
         }
     }
+    /// A value named twice where it must be unique (printed as JSON, as upstream does).
+    pub fn duplicate(field: impl Into<String>, value: &Value) -> Cause {
+        Cause {
+            reason: "FieldValueDuplicate",
+            field: field.into(),
+            message: format!("Duplicate value: {value}"),
+        }
+    }
+    pub fn too_long(field: impl Into<String>, max_bytes: usize) -> Cause {
+        Cause {
+            reason: "FieldValueTooLong",
+            field: field.into(),
+            message: format!("Too long: may not be more than {max_bytes} bytes"),
+        }
+    }
     pub fn immutable(field: impl Into<String>, value: &Value) -> Cause {
         Cause {
             reason: "FieldValueInvalid",

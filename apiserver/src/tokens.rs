@@ -62,6 +62,7 @@ impl ServiceAccountRef {
                 format!("system:serviceaccounts:{}", self.namespace),
                 "system:authenticated".into(),
             ],
+            ..User::default()
         }
     }
 }
@@ -134,7 +135,9 @@ impl TokenIssuer {
             } else {
                 audiences
             },
-            exp: now + seconds,
+            exp: now
+                .checked_add(seconds)
+                .context("the token's expiry is out of range")?,
             iat: now,
             nbf: now,
             kubernetes: KubernetesClaims {
@@ -151,18 +154,38 @@ impl TokenIssuer {
     }
 
     /// The service account of a token this issuer signed, if it is valid for the API server
-    /// (signature, expiry, issuer, and the API server's audience).
+    /// (signature, expiry, not-before, issuer, and the API server's audience).
     pub fn verify(&self, token: &str) -> Option<ServiceAccountRef> {
+        self.verify_for(token, &[ISSUER.to_string()])
+            .map(|(account, _)| account)
+    }
+
+    /// The service account of a token valid for at least one of `audiences`, with the
+    /// audiences it is valid for (what a TokenReview answers).
+    pub fn verify_for(
+        &self,
+        token: &str,
+        audiences: &[String],
+    ) -> Option<(ServiceAccountRef, Vec<String>)> {
         let mut validation = Validation::new(Algorithm::ES256);
         validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[ISSUER]);
+        validation.set_audience(audiences);
+        validation.validate_nbf = true;
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).ok()?;
+        let granted: Vec<String> = audiences
+            .iter()
+            .filter(|a| data.claims.aud.contains(a))
+            .cloned()
+            .collect();
         let k = data.claims.kubernetes;
-        Some(ServiceAccountRef {
-            namespace: k.namespace,
-            name: k.serviceaccount.name,
-            uid: k.serviceaccount.uid,
-        })
+        Some((
+            ServiceAccountRef {
+                namespace: k.namespace,
+                name: k.serviceaccount.name,
+                uid: k.serviceaccount.uid,
+            },
+            granted,
+        ))
     }
 }
 
@@ -189,6 +212,15 @@ mod tests {
             .issue(&account, vec!["vault".into()], now, 3600)
             .unwrap();
         assert_eq!(issuer.verify(&other_audience), None);
+        assert_eq!(
+            issuer.verify_for(&other_audience, &["api".into(), "vault".into()]),
+            Some((account.clone(), vec!["vault".to_string()]))
+        );
+        assert_eq!(issuer.verify_for(&token, &["api".into()]), None);
+        // A token not valid yet (issued an hour from now) is refused.
+        let early = issuer.issue(&account, vec![], now + 3600, 7200).unwrap();
+        assert_eq!(issuer.verify(&early), None);
+        assert!(issuer.issue(&account, vec![], now, i64::MAX).is_err());
         // Reloading the key keeps earlier tokens valid.
         let again = TokenIssuer::load_or_create(&dir.path().join("sa.key")).unwrap();
         assert_eq!(again.verify(&token), Some(account));

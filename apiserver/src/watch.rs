@@ -9,8 +9,9 @@ use futures::Stream;
 use keelson_storage::{EventKind, WatchMessage, WatchRequest};
 use serde_json::{json, Value};
 
-use crate::registry::{check_field_selector, selected, stamp, ListOptions, Registry, Target};
+use crate::registry::{check_field_selector, selected, ListOptions, Registry, Target};
 use crate::status::{ApiError, ApiResult};
+use crate::stored::stamp;
 
 /// One watch event.
 #[derive(Debug, Clone)]
@@ -132,15 +133,12 @@ pub async fn watch(
         if opts.send_initial_events == Some(true) {
             initial.push(bookmark(&target, revision, true));
         }
-        revision + 1
+        revision.saturating_add(1)
     } else {
-        let rv: u64 = rv.as_deref().unwrap_or("0").parse().map_err(|_| {
-            ApiError::bad_request(format!(
-                "invalid resource version: {}",
-                rv.as_deref().unwrap_or("")
-            ))
-        })?;
-        rv + 1
+        let rv = crate::params::parse_revision(rv.as_deref().unwrap_or("0"))?;
+        registry.wait_for_revision(&target, rv).await?;
+        // Not past the store's revision, so one more never wraps.
+        rv.saturating_add(1)
     };
     let start_revision = start_revision.max(1);
     // The watch cache serves it when its history reaches back far enough; else the store.
@@ -163,6 +161,7 @@ pub async fn watch(
         target.namespace.map(str::to_string),
     );
     let timeout = opts.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    let shutdown = registry.shutdown_token();
     let list = opts.list;
     let allow_bookmarks = opts.allow_bookmarks;
     Ok(async_stream(
@@ -173,6 +172,7 @@ pub async fn watch(
         allow_bookmarks,
         timeout,
         start_revision,
+        shutdown,
     ))
 }
 
@@ -185,6 +185,7 @@ fn async_stream(
     allow_bookmarks: bool,
     timeout: Duration,
     start_revision: u64,
+    shutdown: tokio_util::sync::CancellationToken,
 ) -> impl Stream<Item = WatchEvent> + Send + 'static {
     let (tx, rx) = tokio::sync::mpsc::channel::<WatchEvent>(256);
     tokio::spawn(async move {
@@ -220,6 +221,7 @@ fn async_stream(
         loop {
             let message = tokio::select! {
                 _ = &mut deadline => return,
+                _ = shutdown.cancelled() => return,
                 _ = tx.closed() => return,
                 m = store_watch.next() => m,
             };
@@ -317,11 +319,11 @@ fn translate(
     let prev = event.prev_kv.as_ref().and_then(|kv| target.decode(kv).ok());
     let was = prev
         .as_ref()
-        .is_some_and(|p| selected(p, &list.labels, &list.fields));
+        .is_some_and(|p| selected(target, p, &list.labels, &list.fields));
     match event.kind {
         EventKind::Put => {
             let obj = target.decode(&event.kv).ok()?;
-            let is = selected(&obj, &list.labels, &list.fields);
+            let is = selected(target, &obj, &list.labels, &list.fields);
             let kind = match (was, is, prev.is_some()) {
                 (_, true, false) => "ADDED",
                 (true, true, true) => "MODIFIED",

@@ -2,7 +2,7 @@
 //! protobuf), the patch paths, request paths and selectors. Any input must give a value or
 //! an error, never a panic.
 
-use keelson_apiserver::{codec, patch, protobuf, request, selectors};
+use keelson_apiserver::{codec, params, patch, protobuf, request, selectors};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -82,7 +82,7 @@ proptest! {
 
     #[test]
     fn paths_and_selectors_never_panic(path in "(/[a-z0-9.{}-]{0,10}){0,8}", query in "[ -~]{0,60}") {
-        let q = request::Query::parse(Some(&query));
+        let q = params::Query::parse(Some(&query));
         let _ = request::parse(&http::Method::GET, &path, &q);
         let _ = selectors::LabelSelector::parse(&query);
         let _ = selectors::FieldSelector::parse(&query);

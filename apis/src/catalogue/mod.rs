@@ -1,6 +1,7 @@
 //! The catalogue proper: upstream's facts about each served resource (`upstream`) joined
 //! with the Rust type of its kind ([`kinds`]) and its place in the store.
 
+mod field_order;
 pub mod kinds;
 mod patch_meta;
 mod protobuf_fields;
@@ -86,6 +87,16 @@ pub enum ProtoKind {
 /// The protobuf message of a fully qualified name such as `k8s.io.api.core.v1.ConfigMap`.
 pub fn proto_message(name: &str) -> Option<&'static ProtoMessage> {
     protobuf_fields::message(name)
+}
+
+/// The JSON field names of an OpenAPI definition (`io.k8s.api.core.v1.PodSpec`) in the order
+/// upstream writes them.
+pub fn field_order(definition: &str) -> Option<&'static [&'static str]> {
+    let table = field_order::FIELD_ORDER;
+    let index = table
+        .binary_search_by(|(name, _)| (*name).cmp(definition))
+        .ok()?;
+    table.get(index).map(|(_, fields)| *fields)
 }
 
 /// One served resource: the facts, its kind's type, and where its objects are stored.

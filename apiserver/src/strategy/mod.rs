@@ -1,0 +1,199 @@
+//! Per-resource behaviour the generic registry asks for, as hooks of one [`Strategy`]:
+//! defaults (applied on every write: create, update, every patch type and apply alike),
+//! what a create resets, validation, immutable fields, field selectors, and store
+//! reservations (a Service's cluster IP). A resource overrides only what differs from the
+//! generic behaviour of the trait's defaults; each resource's strategy is in its own file.
+
+mod config;
+mod events;
+mod namespaces;
+mod nodes;
+mod pods;
+mod services;
+mod workloads;
+
+use serde_json::{Map, Value};
+
+use crate::status::Cause;
+
+pub use services::first_service_ip;
+
+/// Which name format a kind requires.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum NameRule {
+    /// RFC 1123 subdomain: lower-case alphanumerics, `-` and `.`, at most 253 characters.
+    Subdomain,
+    /// RFC 1123 label: lower-case alphanumerics and `-`, at most 63 characters.
+    Label,
+    /// RFC 1035 label: a label that starts with a letter (Services).
+    Rfc1035Label,
+}
+
+/// A store key that must not exist yet and is written with the object, such as the
+/// `IPAddress` that holds a Service's cluster IP.
+pub struct Reservation {
+    pub key: String,
+    pub value: Value,
+}
+
+/// A field selector label a resource supports beyond `metadata.name` and
+/// `metadata.namespace`: the fields it reads (the first one set wins), and its value when
+/// none is set (`"false"` for an unset boolean, as upstream formats it).
+pub struct FieldLabel {
+    pub name: &'static str,
+    pub paths: &'static [&'static str],
+    pub unset: &'static str,
+}
+
+impl FieldLabel {
+    /// A label read from the field of the same name, empty when unset.
+    pub const fn field(name: &'static str) -> FieldLabel {
+        FieldLabel {
+            name,
+            paths: &[],
+            unset: "",
+        }
+    }
+    /// A boolean field, `"false"` when unset.
+    pub const fn boolean(name: &'static str) -> FieldLabel {
+        FieldLabel {
+            name,
+            paths: &[],
+            unset: "false",
+        }
+    }
+    /// A number field, `"0"` when unset.
+    pub const fn number(name: &'static str, path: &'static [&'static str]) -> FieldLabel {
+        FieldLabel {
+            name,
+            paths: path,
+            unset: "0",
+        }
+    }
+    /// The label's value in an object.
+    pub fn value(&self, obj: &Value) -> String {
+        let own = [self.name];
+        let paths = if self.paths.is_empty() {
+            &own[..]
+        } else {
+            self.paths
+        };
+        paths
+            .iter()
+            .find_map(|p| crate::selectors::field_value(obj, p).filter(|v| !v.is_empty()))
+            .unwrap_or_else(|| self.unset.to_string())
+    }
+}
+
+/// What is special about one resource. The defaults are the generic behaviour.
+pub trait Strategy: Send + Sync {
+    fn name_rule(&self) -> NameRule {
+        NameRule::Subdomain
+    }
+    /// Upstream's defaults and input conversions (a Secret's `stringData`), applied to every
+    /// object a client writes, however it was written.
+    fn default(&self, _obj: &mut Value) {}
+    /// What a new object starts with (after the generic metadata has been set), such as
+    /// its initial status.
+    fn prepare_for_create(&self, _obj: &mut Value) {}
+    /// Carries over what an update may not change (after the generic status split).
+    fn prepare_for_update(&self, _new: &mut Value, _old: &Value) {}
+    fn validate(&self, _obj: &Value, _causes: &mut Vec<Cause>) {}
+    fn validate_update(&self, _new: &Value, _old: &Value, _causes: &mut Vec<Cause>) {}
+    /// Field selector labels beyond `metadata.name` and `metadata.namespace`.
+    fn field_labels(&self) -> &'static [FieldLabel] {
+        &[]
+    }
+    /// Keys to create together with a new object (refused if they exist).
+    fn reservations(&self, _obj: &mut Value, _attempt: u32) -> Vec<Reservation> {
+        Vec::new()
+    }
+    /// Keys to delete together with an object.
+    fn released_keys(&self, _obj: &Value) -> Vec<String> {
+        Vec::new()
+    }
+    /// Whether deleting the object only marks it (it waits for a controller or the node).
+    fn graceful_delete(&self, _obj: &Value) -> bool {
+        false
+    }
+    /// Finalizers outside `metadata.finalizers` that hold a deleted object (a namespace's
+    /// `spec.finalizers`).
+    fn pending_finalizers(&self, _obj: &Value) -> bool {
+        false
+    }
+}
+
+/// The strategy of a resource.
+pub fn of(group: &str, plural: &str) -> &'static dyn Strategy {
+    match (group, plural) {
+        ("", "namespaces") => &namespaces::Namespaces,
+        ("", "pods") => &pods::Pods,
+        ("", "podtemplates") => &pods::PodTemplates,
+        ("", "replicationcontrollers") => &workloads::REPLICATION_CONTROLLERS,
+        ("", "services") => &services::Services,
+        ("", "configmaps") => &config::ConfigMaps,
+        ("", "secrets") => &config::Secrets,
+        ("", "events") => &events::CoreEvents,
+        ("", "nodes") => &nodes::Nodes,
+        ("apps", "deployments") => &workloads::DEPLOYMENTS,
+        ("apps", "replicasets") => &workloads::REPLICA_SETS,
+        ("apps", "statefulsets") => &workloads::STATEFUL_SETS,
+        ("apps", "daemonsets") => &workloads::DAEMON_SETS,
+        ("batch", "jobs") => &workloads::JOBS,
+        ("batch", "cronjobs") => &workloads::CRON_JOBS,
+        _ => &Generic,
+    }
+}
+
+struct Generic;
+impl Strategy for Generic {}
+
+/// Sets `path` in `obj` to `value` unless it is set (creating the objects on the way).
+pub(crate) fn set_default(obj: &mut Value, path: &[&str], value: Value) {
+    let mut node = obj;
+    for (i, key) in path.iter().enumerate() {
+        let Some(map) = node.as_object_mut() else {
+            return;
+        };
+        if i + 1 == path.len() {
+            map.entry(key.to_string()).or_insert(value);
+            return;
+        }
+        node = map
+            .entry(key.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+    }
+}
+
+/// Sets `path` to `value`, replacing what is there (creating the objects on the way).
+pub(crate) fn set(obj: &mut Value, path: &[&str], value: Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut node = obj;
+    for key in parents {
+        let Some(map) = node.as_object_mut() else {
+            return;
+        };
+        node = map
+            .entry(key.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+    }
+    if let Some(map) = node.as_object_mut() {
+        map.insert(last.to_string(), value);
+    }
+}
+
+pub(crate) fn immutable(
+    new: &Value,
+    old: &Value,
+    pointer: &str,
+    field: &str,
+    causes: &mut Vec<Cause>,
+) {
+    let a = new.pointer(pointer).unwrap_or(&Value::Null);
+    let b = old.pointer(pointer).unwrap_or(&Value::Null);
+    if a != b {
+        causes.push(Cause::immutable(field, a));
+    }
+}
