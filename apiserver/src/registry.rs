@@ -976,6 +976,7 @@ impl Registry {
         opts: &WriteOptions,
     ) -> ApiResult<Outcome> {
         let parsed = patch::parse(patch_type, patch_body)?;
+        let manager = opts.field_manager.as_deref().unwrap_or_default();
         let mut last_err = None;
         for _ in 0..WRITE_RETRIES {
             let (kv, current) = match self.current(target, name).await {
@@ -984,10 +985,10 @@ impl Registry {
                     if e.code == 404 && patch_type == PatchType::Apply && subresource.is_none() =>
                 {
                     // Server-side apply creates what is missing.
-                    let mut obj = parsed.clone();
-                    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-                        meta.insert("name".into(), json!(name));
-                    }
+                    let definition = target.resource.kind_definition();
+                    let mut obj =
+                        patch::apply(patch_type, &json!({}), &parsed, &definition, manager)?;
+                    crate::strategy::set(&mut obj, &["metadata", "name"], json!(name));
                     return self.create(target, obj, opts).await;
                 }
                 Err(e) => return Err(e),
@@ -997,7 +998,7 @@ impl Registry {
                 Some("scale") => "io.k8s.api.autoscaling.v1.Scale".to_string(),
                 _ => target.resource.kind_definition(),
             };
-            let patched = patch::apply(patch_type, &view, &parsed, &definition)?;
+            let patched = patch::apply(patch_type, &view, &parsed, &definition, manager)?;
             if let Some(rv) = meta_str(&parsed, "resourceVersion") {
                 if rv != kv.mod_revision.to_string() {
                     return Err(stale(target, name));
@@ -1073,6 +1074,12 @@ impl Registry {
                 }
             }
             meta.insert("resourceVersion".into(), json!(kv.mod_revision.to_string()));
+            // A write that leaves managedFields out keeps the ones the object has.
+            if !meta.contains_key("managedFields") {
+                if let Some(managed) = current.pointer("/metadata/managedFields") {
+                    meta.insert("managedFields".into(), managed.clone());
+                }
+            }
         }
         // Subresources change only their part; the strategy guards the main resource's.
         if subresource.is_none() {

@@ -71,13 +71,13 @@ proptest! {
         let patch_type = [patch::PatchType::Json, patch::PatchType::Merge, patch::PatchType::Strategic, patch::PatchType::Apply][kind];
         let body = serde_json::to_vec(&p).unwrap_or_default();
         if let Ok(parsed) = patch::parse(patch_type, &body) {
-            let _ = patch::apply(patch_type, &deployment(), &parsed, "io.k8s.api.apps.v1.Deployment");
+            let _ = patch::apply(patch_type, &deployment(), &parsed, "io.k8s.api.apps.v1.Deployment", "fuzz");
         }
     }
 
     #[test]
     fn strategic_patches_of_arbitrary_objects_never_panic(original in json_value(), p in json_value()) {
-        let _ = patch::apply(patch::PatchType::Strategic, &original, &p, "io.k8s.api.core.v1.Pod");
+        let _ = patch::apply(patch::PatchType::Strategic, &original, &p, "io.k8s.api.core.v1.Pod", "fuzz");
     }
 
     #[test]

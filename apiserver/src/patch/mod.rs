@@ -1,6 +1,8 @@
 //! PATCH bodies: JSON patch (RFC 6902), JSON merge patch (RFC 7386), strategic merge patch
-//! ([`strategic`], with upstream's merge keys from the OpenAPI schemas), and apply patches.
+//! ([`strategic`], with upstream's merge keys from the OpenAPI schemas), and server-side
+//! apply ([`apply`], with field ownership in `managedFields`).
 
+pub mod apply;
 pub mod strategic;
 
 use serde_json::Value;
@@ -62,12 +64,14 @@ fn invalid_patch(message: String) -> ApiError {
     }
 }
 
-/// Applies a parsed patch to `original`, whose OpenAPI definition is `definition`.
+/// Applies a parsed patch to `original`, whose OpenAPI definition is `definition`; an
+/// apply patch is applied for the field manager `manager`.
 pub fn apply(
     patch_type: PatchType,
     original: &Value,
     patch: &Value,
     definition: &str,
+    manager: &str,
 ) -> ApiResult<Value> {
     match patch_type {
         PatchType::Json => {
@@ -83,12 +87,17 @@ pub fn apply(
             json_patch::merge(&mut doc, patch);
             Ok(doc)
         }
-        // Server-side apply without field ownership: the applied configuration is merged
-        // like a strategic patch (managed fields and conflicts are not tracked yet).
-        PatchType::Strategic | PatchType::Apply => {
-            let schemas = crate::documents::schemas();
-            let index = strategic::SchemaIndex::new(schemas);
+        PatchType::Strategic => {
+            let index = strategic::SchemaIndex::new(crate::documents::schemas());
             strategic::apply(original, patch, index.definition(definition))
+                .map_err(|e| invalid_patch(e.to_string()))
+        }
+        PatchType::Apply => {
+            let index = strategic::SchemaIndex::new(crate::documents::schemas());
+            let now = jiff::Timestamp::now()
+                .strftime("%Y-%m-%dT%H:%M:%SZ")
+                .to_string();
+            apply::apply(original, patch, index.definition(definition), manager, &now)
                 .map_err(|e| invalid_patch(e.to_string()))
         }
     }

@@ -105,6 +105,30 @@ impl<'a> SchemaNode<'a> {
         self.raw.get("x-kubernetes-patch-merge-key")?.as_str()
     }
 
+    /// `x-kubernetes-list-type` (`atomic`, `set`, `map`), which server-side apply follows.
+    pub fn list_type(&self) -> Option<&'a str> {
+        self.raw.get("x-kubernetes-list-type")?.as_str()
+    }
+
+    /// `x-kubernetes-list-map-keys` of a `map` list.
+    pub fn list_map_keys(&self) -> Vec<&'a str> {
+        self.raw
+            .get("x-kubernetes-list-map-keys")
+            .and_then(Value::as_array)
+            .map(|keys| keys.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether this position is a map with arbitrary keys (`additionalProperties`) rather
+    /// than a struct.
+    pub fn is_map(&self) -> bool {
+        self.find(|schema| schema.get("additionalProperties")?.as_object())
+            .is_some()
+            && self
+                .find(|schema| schema.get("properties")?.as_object())
+                .is_none()
+    }
+
     fn at(&self, raw: &'a Object) -> SchemaNode<'a> {
         SchemaNode {
             index: self.index,
