@@ -526,6 +526,7 @@ async fn serve_api(
     let server = keelson_apiserver::ApiServer::start(member.clone(), config).await?;
     let controllers =
         keelson_reconcilers::start_default(kube::Client::new(server.service(), "default"));
+    server.set_component_health("controller-manager", Ok(()));
     let kubeconfig = std::fs::canonicalize(server.kubeconfig())
         .unwrap_or_else(|_| server.kubeconfig().to_path_buf());
     println!(

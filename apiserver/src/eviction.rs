@@ -83,9 +83,13 @@ pub async fn admit(
         ));
     }
     let mut status = pdb.get("status").cloned().unwrap_or_else(|| json!({}));
-    status["disruptionsAllowed"] = json!(allowed - 1);
+    crate::strategy::set(
+        &mut status,
+        &["disruptionsAllowed"],
+        json!(allowed.saturating_sub(1)),
+    );
     let mut updated = pdb.clone();
-    updated["status"] = status;
+    crate::strategy::set(&mut updated, &["status"], status);
     registry
         .update(&budgets, &pdb_name, Some("status"), updated, opts)
         .await

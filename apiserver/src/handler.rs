@@ -136,7 +136,9 @@ where
         .unwrap_or("")
         .to_string();
     let body = read_body(&parts.headers, body).await?;
-    resource(
+    let deprecation = Target::find(&request.group, &request.version, &request.resource, None)
+        .and_then(|t| t.strategy().deprecation());
+    let response = resource(
         state,
         &user,
         request,
@@ -145,7 +147,13 @@ where
         &content_type,
         body,
     )
-    .await
+    .await;
+    // Upstream warns on every request to a deprecated resource, failed ones included.
+    match (deprecation, response) {
+        (Some(warning), Ok(r)) => Ok(with_warnings(r, &[warning.to_string()])),
+        (Some(warning), Err(e)) => Ok(with_warnings(error_response(&e), &[warning.to_string()])),
+        (None, response) => response,
+    }
 }
 
 /// How long a client may take to send a request body.
@@ -305,8 +313,8 @@ fn documents_response(
                 match found {
                     Some(g) => {
                         let mut g = g.clone();
-                        g["kind"] = json!("APIGroup");
-                        g["apiVersion"] = json!("v1");
+                        crate::strategy::set(&mut g, &["kind"], json!("APIGroup"));
+                        crate::strategy::set(&mut g, &["apiVersion"], json!("v1"));
                         json_response(200, &g)
                     }
                     None => return Some(Err(ApiError::not_found_path())),
@@ -468,6 +476,9 @@ async fn resource(
         && !matches!(request.verb, Verb::List | Verb::Watch)
     {
         return Err(ApiError::not_found_path());
+    }
+    if let Some(objects) = target.strategy().computed(registry) {
+        return computed(&target, &request, query, format, objects);
     }
     match request.verb {
         Verb::Get | Verb::Create
@@ -639,6 +650,53 @@ async fn resource(
                 .await?;
             Ok(object_response(200, format, &target, &list, include_object))
         }
+    }
+}
+
+/// A read of a computed resource (ComponentStatuses): get and list only.
+fn computed(
+    target: &Target<'_>,
+    request: &ResourceRequest,
+    query: &Query,
+    format: Format,
+    objects: Vec<Value>,
+) -> ApiResult<Response<Body>> {
+    match request.verb {
+        Verb::Get => {
+            let name = request.name.as_deref().unwrap_or("");
+            let found = objects
+                .into_iter()
+                .find(|o| o.pointer("/metadata/name").and_then(Value::as_str) == Some(name));
+            match found {
+                Some(obj) => Ok(object_response(200, format, target, &obj, "Metadata")),
+                None => {
+                    let singular = target.resource.facts.singular;
+                    let mut err = ApiError::not_found("", singular, name);
+                    err.message = format!("{singular} \"{name}\" not found");
+                    Err(err)
+                }
+            }
+        }
+        Verb::List => {
+            let opts = params::list_options(query)?;
+            crate::registry::check_field_selector(target, &opts.fields)?;
+            let items: Vec<Value> = objects
+                .into_iter()
+                .filter(|o| crate::registry::selected(target, o, &opts.labels, &opts.fields))
+                .collect();
+            let list = json!({
+                "kind": format!("{}List", target.resource.facts.kind),
+                "apiVersion": target.resource.api_version(),
+                "metadata": {},
+                "items": items,
+            });
+            Ok(object_response(200, format, target, &list, "Metadata"))
+        }
+        verb => Err(ApiError::method_not_allowed(format!(
+            "{} is not supported on resources of kind \"{}\"",
+            verb.as_str(),
+            request.resource
+        ))),
     }
 }
 

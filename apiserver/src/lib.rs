@@ -15,6 +15,20 @@
 //! [`ApiServer::service`] is the same server as a tower `Service` for in-process clients
 //! (`kube::Client::new(service, "default")`).
 
+// Input from clients and the disk must never panic the server.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
+
 pub mod auth;
 mod bootstrap;
 pub mod codec;
@@ -213,6 +227,12 @@ impl ApiServer {
     /// `host:port` clients reach the server at (what the kubeconfig names).
     pub fn advertised(&self) -> &str {
         &self.state.advertise
+    }
+
+    /// Records the health of a component running with this server (what ComponentStatuses
+    /// report for `controller-manager` and `scheduler`).
+    pub fn set_component_health(&self, name: &str, health: Result<(), String>) {
+        self.state.registry.set_component_health(name, health);
     }
 
     /// The admin kubeconfig this server wrote.

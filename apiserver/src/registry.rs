@@ -305,6 +305,8 @@ pub struct Registry {
     event_ttl: Duration,
     event_lease: Mutex<Option<(u64, Instant)>>,
     shutdown: tokio_util::sync::CancellationToken,
+    /// Health of the components that run with this server, by ComponentStatus name.
+    components: Mutex<std::collections::BTreeMap<String, Result<(), String>>>,
 }
 
 /// The 409 of a write based on an old resourceVersion, in upstream's words.
@@ -332,11 +334,25 @@ impl Registry {
             event_ttl,
             event_lease: Mutex::new(None),
             shutdown: tokio_util::sync::CancellationToken::new(),
+            components: Mutex::new(std::collections::BTreeMap::new()),
         }
     }
 
     pub fn store(&self) -> &Member {
         &self.store
+    }
+
+    /// Records the health of a component that runs with this server (`controller-manager`,
+    /// `scheduler`), as ComponentStatuses report it.
+    pub fn set_component_health(&self, name: &str, health: Result<(), String>) {
+        if let Ok(mut components) = self.components.lock() {
+            components.insert(name.to_string(), health);
+        }
+    }
+
+    /// The recorded health of a component, if it runs with this server.
+    pub fn component_health(&self, name: &str) -> Option<Result<(), String>> {
+        self.components.lock().ok()?.get(name).cloned()
     }
 
     /// Cancelled when the server shuts down; watches end then.
@@ -618,7 +634,7 @@ impl Registry {
     fn list_metadata(revision: u64, token: Option<String>) -> Value {
         let mut metadata = json!({ "resourceVersion": revision.to_string() });
         if let Some(token) = token {
-            metadata["continue"] = json!(token);
+            crate::strategy::set(&mut metadata, &["continue"], json!(token));
         }
         metadata
     }
@@ -1236,7 +1252,11 @@ impl Registry {
                     meta.insert("finalizers".into(), Value::Array(finalizers));
                 }
                 if target.resource.plural() == "namespaces" && target.resource.group().is_empty() {
-                    marked["status"] = json!({ "phase": "Terminating" });
+                    crate::strategy::set(
+                        &mut marked,
+                        &["status"],
+                        json!({ "phase": "Terminating" }),
+                    );
                 }
                 if opts.dry_run {
                     return Ok(Outcome {
@@ -1377,7 +1397,7 @@ mod subresource {
                     "creationTimestamp",
                 ] {
                     if let Some(v) = meta.get(field) {
-                        scale_meta[field] = v.clone();
+                        crate::strategy::set(&mut scale_meta, &[field], v.clone());
                     }
                 }
                 Ok(json!({
@@ -1464,7 +1484,7 @@ mod subresource {
                 let decoded = registry.decode_object(target, body, opts, warnings)?;
                 let mut new = current.clone();
                 match decoded.get("status") {
-                    Some(status) => new["status"] = status.clone(),
+                    Some(status) => crate::strategy::set(&mut new, &["status"], status.clone()),
                     None => {
                         if let Some(o) = new.as_object_mut() {
                             o.remove("status");
@@ -1476,9 +1496,11 @@ mod subresource {
             Some("finalize") if target.resource.plural() == "namespaces" => {
                 let decoded = registry.decode_object(target, body, opts, warnings)?;
                 let mut new = current.clone();
-                new["spec"] = json!({
-                    "finalizers": decoded.pointer("/spec/finalizers").cloned().unwrap_or(json!([])),
-                });
+                let finalizers = decoded
+                    .pointer("/spec/finalizers")
+                    .cloned()
+                    .unwrap_or(json!([]));
+                crate::strategy::set(&mut new, &["spec"], json!({ "finalizers": finalizers }));
                 Ok(new)
             }
             // Only ephemeral containers may be added; the rest of the pod stays as it was.
@@ -1532,7 +1554,7 @@ mod subresource {
                     ));
                 }
                 let mut new = current.clone();
-                new["spec"]["nodeName"] = json!(node);
+                crate::strategy::set(&mut new, &["spec", "nodeName"], json!(node));
                 Ok(new)
             }
             Some("scale") => {
@@ -1553,7 +1575,7 @@ mod subresource {
                     ));
                 }
                 let mut new = current.clone();
-                new["spec"]["replicas"] = replicas;
+                crate::strategy::set(&mut new, &["spec", "replicas"], replicas);
                 Ok(new)
             }
             Some(other) => Err(unsupported(target, other)),

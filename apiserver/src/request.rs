@@ -67,7 +67,9 @@ pub fn parse(method: &Method, path: &str, query: &Query) -> ApiResult<Option<Res
     }
     let (namespace, rest): (Option<String>, &[&str]) = match rest {
         ["namespaces", ns, tail @ ..]
-            if !tail.is_empty() && !NAMESPACE_SUBRESOURCES.contains(&tail[0]) =>
+            if tail
+                .first()
+                .is_some_and(|t| !NAMESPACE_SUBRESOURCES.contains(t)) =>
         {
             (Some((*ns).to_string()), tail)
         }

@@ -86,7 +86,7 @@ impl ApiError {
     fn with_details(mut self, group: &str, plural: &str, name: &str) -> ApiError {
         let mut details = json!({ "name": name, "kind": plural });
         if !group.is_empty() {
-            details["group"] = json!(group);
+            crate::strategy::set(&mut details, &["group"], json!(group));
         }
         self.details = Some(details);
         self
@@ -140,7 +140,7 @@ impl ApiError {
             "reason": c.reason, "message": c.message, "field": c.field,
         })).collect::<Vec<_>>() });
         if !group.is_empty() {
-            details["group"] = json!(group);
+            crate::strategy::set(&mut details, &["group"], json!(group));
         }
         ApiError {
             code: 422,
@@ -206,7 +206,7 @@ impl ApiError {
             "code": self.code,
         });
         if let Some(details) = &self.details {
-            status["details"] = details.clone();
+            crate::strategy::set(&mut status, &["details"], details.clone());
         }
         status
     }

@@ -53,7 +53,11 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 fn bookmark(target: &Target<'_>, revision: u64, initial_end: bool) -> WatchEvent {
     let mut metadata = json!({ "resourceVersion": revision.to_string() });
     if initial_end {
-        metadata["annotations"] = json!({ "k8s.io/initial-events-end": "true" });
+        crate::strategy::set(
+            &mut metadata,
+            &["annotations"],
+            json!({ "k8s.io/initial-events-end": "true" }),
+        );
     }
     WatchEvent {
         kind: "BOOKMARK",

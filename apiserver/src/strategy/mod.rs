@@ -4,6 +4,7 @@
 //! reservations (a Service's cluster IP). A resource overrides only what differs from the
 //! generic behaviour of the trait's defaults; each resource's strategy is in its own file.
 
+mod components;
 mod config;
 mod events;
 mod namespaces;
@@ -121,12 +122,23 @@ pub trait Strategy: Send + Sync {
     fn pending_finalizers(&self, _obj: &Value) -> bool {
         false
     }
+    /// The objects of a resource that is computed on each read rather than stored (it is
+    /// then read-only), or `None` for a stored resource.
+    fn computed(&self, _registry: &crate::registry::Registry) -> Option<Vec<Value>> {
+        None
+    }
+    /// Upstream's deprecation warning for every request to this resource.
+    fn deprecation(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// The strategy of a resource.
 pub fn of(group: &str, plural: &str) -> &'static dyn Strategy {
     match (group, plural) {
         ("", "namespaces") => &namespaces::Namespaces,
+        ("", "componentstatuses") => &components::ComponentStatuses,
+        ("", "endpoints") => &ENDPOINTS,
         ("", "pods") => &pods::Pods,
         ("", "podtemplates") => &pods::PodTemplates,
         ("", "replicationcontrollers") => &workloads::REPLICATION_CONTROLLERS,
@@ -147,6 +159,15 @@ pub fn of(group: &str, plural: &str) -> &'static dyn Strategy {
 
 struct Generic;
 impl Strategy for Generic {}
+
+/// Endpoints: generic, but deprecated in favour of EndpointSlices.
+struct Endpoints;
+static ENDPOINTS: Endpoints = Endpoints;
+impl Strategy for Endpoints {
+    fn deprecation(&self) -> Option<&'static str> {
+        Some("v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice")
+    }
+}
 
 /// Sets `path` in `obj` to `value` unless it is set (creating the objects on the way).
 pub(crate) fn set_default(obj: &mut Value, path: &[&str], value: Value) {
