@@ -35,6 +35,12 @@ pub fn name_problem(name: &str, rule: NameRule) -> Option<String> {
         {
             Some("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')".into())
         }
+        NameRule::PathSegment => match name {
+            "." | ".." => Some(format!("may not be '{name}'")),
+            _ if name.contains('/') => Some("may not contain '/'".into()),
+            _ if name.contains('%') => Some("may not contain '%'".into()),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -129,6 +135,9 @@ mod tests {
         assert!(name_problem("1abc", NameRule::Rfc1035Label).is_some());
         assert_eq!(name_problem("abc-1", NameRule::Rfc1035Label), None);
         assert!(name_problem(&"a".repeat(254), NameRule::Subdomain).is_some());
+        assert_eq!(name_problem("system:discovery", NameRule::PathSegment), None);
+        assert!(name_problem("a/b", NameRule::PathSegment).is_some());
+        assert!(name_problem("..", NameRule::PathSegment).is_some());
     }
 
     #[test]

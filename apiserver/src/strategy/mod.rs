@@ -28,6 +28,9 @@ pub enum NameRule {
     Label,
     /// RFC 1035 label: a label that starts with a letter (Services).
     Rfc1035Label,
+    /// Anything that can be one segment of a URL path: not `.` or `..`, no `/` or `%`
+    /// (RBAC objects, whose names such as `system:discovery` have colons).
+    PathSegment,
 }
 
 /// A store key that must not exist yet and is written with the object, such as the
@@ -138,6 +141,7 @@ pub fn of(group: &str, plural: &str) -> &'static dyn Strategy {
     match (group, plural) {
         ("", "namespaces") => &namespaces::Namespaces,
         ("", "componentstatuses") => &components::ComponentStatuses,
+        ("rbac.authorization.k8s.io", _) => &RBAC,
         ("", "endpoints") => &ENDPOINTS,
         ("", "pods") => &pods::Pods,
         ("", "podtemplates") => &pods::PodTemplates,
@@ -159,6 +163,15 @@ pub fn of(group: &str, plural: &str) -> &'static dyn Strategy {
 
 struct Generic;
 impl Strategy for Generic {}
+
+/// Roles, ClusterRoles and their bindings: names are path segments.
+struct Rbac;
+static RBAC: Rbac = Rbac;
+impl Strategy for Rbac {
+    fn name_rule(&self) -> NameRule {
+        NameRule::PathSegment
+    }
+}
 
 /// Endpoints: generic, but deprecated in favour of EndpointSlices.
 struct Endpoints;
