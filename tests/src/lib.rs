@@ -1,15 +1,17 @@
 //! End-to-end test support: run the real `keelson` binary as separate processes, make the
 //! cluster's certificates with the same commands the README documents, check recorded
-//! histories for linearizability, and drive the real kubectl against `keelson up`
-//! ([`cluster`]).
+//! histories for linearizability, and drive real clients against `keelson up`: kubectl
+//! ([`cluster`]), helm ([`helm`]) and the official Python client ([`python`]).
 //!
 //! The binary is the one cargo built next to the test executable (`tests/run.sh` builds it
 //! first); set `KEELSON_BIN` to use another. A missing binary fails the test with a message
 //! saying how to build it.
 
 pub mod cluster;
+pub mod helm;
 pub mod in_process;
 pub mod linearizability;
+pub mod python;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

