@@ -135,7 +135,7 @@ where
     let content_type = header_str(&parts.headers, header::CONTENT_TYPE)
         .unwrap_or("")
         .to_string();
-    let body = read_body(&parts.headers, body).await?;
+    let body = read_body(&parts.headers, body, state.body_timeout).await?;
     let deprecation = Target::find(&request.group, &request.version, &request.resource, None)
         .and_then(|t| t.strategy().deprecation());
     let response = resource(
@@ -156,12 +156,9 @@ where
     }
 }
 
-/// How long a client may take to send a request body.
-const BODY_TIMEOUT: Duration = Duration::from_secs(60);
-
 /// Reads a request body of at most [`codec::MAX_BODY_BYTES`]: a larger declared length is
 /// refused before anything is read, and a body that does not arrive in time is a 504.
-async fn read_body<B>(headers: &HeaderMap, body: B) -> ApiResult<Bytes>
+async fn read_body<B>(headers: &HeaderMap, body: B, timeout: Duration) -> ApiResult<Bytes>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -177,10 +174,10 @@ where
         return Err(too_large());
     }
     let limited = http_body_util::Limited::new(body, codec::MAX_BODY_BYTES);
-    match tokio::time::timeout(BODY_TIMEOUT, limited.collect()).await {
+    match tokio::time::timeout(timeout, limited.collect()).await {
         Err(_) => Err(ApiError::timeout(format!(
             "the request body did not arrive within {}s",
-            BODY_TIMEOUT.as_secs()
+            timeout.as_secs()
         ))),
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
         Ok(Err(e))

@@ -118,6 +118,8 @@ pub struct ApiServerState {
     /// `host:port` clients reach this server at (discovery's `serverAddressByClientCIDRs`).
     pub advertise: String,
     pub metrics: metrics::Metrics,
+    /// How long a client may take to send a request body.
+    pub body_timeout: Duration,
 }
 
 /// A running API server.
@@ -199,6 +201,7 @@ impl ApiServer {
             authorization_mode: config.authorization_mode,
             advertise: advertise.to_string(),
             metrics: metrics::Metrics::default(),
+            body_timeout: config.limits.body_timeout,
         });
         bootstrap::create_objects(&state.registry, advertise).await?;
         let priming = state.clone();

@@ -47,6 +47,8 @@ pub struct ConnectionLimits {
     pub linger: Duration,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace: Duration,
+    /// How long a client may take to send a request body (504 after).
+    pub body_timeout: Duration,
 }
 
 impl Default for ConnectionLimits {
@@ -59,6 +61,7 @@ impl Default for ConnectionLimits {
             max_header_bytes: 1 << 20,
             linger: Duration::from_millis(500),
             shutdown_grace: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(60),
         }
     }
 }

@@ -194,7 +194,7 @@ impl ApiError {
         Self::new(504, "Timeout", message)
     }
 
-    /// The `meta/v1 Status` body.
+    /// The `meta/v1 Status` body, in upstream's field order.
     pub fn to_status(&self) -> Value {
         let mut status = json!({
             "kind": "Status",
@@ -203,10 +203,12 @@ impl ApiError {
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,
-            "code": self.code,
         });
-        if let Some(details) = &self.details {
-            crate::strategy::set(&mut status, &["details"], details.clone());
+        if let (Some(details), Some(map)) = (&self.details, status.as_object_mut()) {
+            map.insert("details".into(), details.clone());
+        }
+        if let Some(map) = status.as_object_mut() {
+            map.insert("code".into(), json!(self.code));
         }
         status
     }

@@ -71,14 +71,61 @@ impl KeelsonUp {
         up
     }
 
+    /// Starts Keelson in a new temporary data dir with a soft open-file limit (which the
+    /// server should raise to the hard limit).
+    pub fn start_with_open_file_limit(extra: &[&str], soft: u64) -> KeelsonUp {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let data_dir = dir.path().join("data");
+        let mut command = Command::new(keelson_bin());
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, move || {
+                let (_, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE)?;
+                rlimit::setrlimit(rlimit::Resource::NOFILE, soft.min(hard), hard)
+            });
+        }
+        let mut up = KeelsonUp::start_command(command, &data_dir, extra);
+        up._dir = Some(dir);
+        up
+    }
+
     /// Starts Keelson in `data_dir` (kept afterwards); its stderr goes to `<data_dir>.log`.
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> KeelsonUp {
+        KeelsonUp::start_command(Command::new(keelson_bin()), data_dir, extra)
+    }
+
+    /// The process id of the server.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits (at most `within`) for the server to exit; its exit status.
+    pub fn terminate(&mut self, within: Duration) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -TERM failed");
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for keelson up") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "keelson up did not exit within {within:?} of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn start_command(mut command: Command, data_dir: &Path, extra: &[&str]) -> KeelsonUp {
         let log = data_dir.with_extension("log");
         if let Some(parent) = log.parent() {
             std::fs::create_dir_all(parent).expect("the data dir's parent");
         }
         let stderr = std::fs::File::create(&log).expect("keelson up's log file");
-        let mut child = Command::new(keelson_bin())
+        let mut child = command
             .args(["up", "--data-dir"])
             .arg(data_dir)
             .args(["--bind-address", "127.0.0.1", "--secure-port", "0"])

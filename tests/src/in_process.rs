@@ -21,6 +21,11 @@ impl InProcess {
 
     /// Starts with a watch cache that keeps `history` changes per resource.
     pub async fn with_watch_cache_size(history: usize) -> InProcess {
+        InProcess::with_config(|api| api.watch_cache_history = history).await
+    }
+
+    /// Starts with the API server configured by `configure` (limits, watch cache size).
+    pub async fn with_config(configure: impl FnOnce(&mut ApiServerConfig)) -> InProcess {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = dir.path().to_path_buf();
         pki::init_ca(&data.join("ca"), "test-ca").expect("CA");
@@ -40,7 +45,7 @@ impl InProcess {
         config.progress_interval = Duration::from_millis(100);
         let member = Member::start(config).await.expect("store member");
         let mut api = ApiServerConfig::new(data, "127.0.0.1:0".parse().expect("address"));
-        api.watch_cache_history = history;
+        configure(&mut api);
         let server = ApiServer::start(member.clone(), api)
             .await
             .expect("API server");
@@ -49,6 +54,11 @@ impl InProcess {
             server,
             _dir: dir,
         }
+    }
+
+    /// The data dir of the API server (its PKI and kubeconfig).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
     }
 
     /// A client through the server's tower service (no socket).

@@ -8,6 +8,7 @@
 //! saying how to build it.
 
 pub mod cluster;
+pub mod https;
 pub mod helm;
 pub mod in_process;
 pub mod linearizability;

@@ -2,76 +2,15 @@
 //! nothing is stored, and the server keeps serving.
 
 use keelson_tests::cluster::KeelsonUp;
+use keelson_tests::https::{assert_status, Https};
 use serde_json::Value;
-
-struct Https {
-    client: reqwest::Client,
-    anonymous: reqwest::Client,
-    base: String,
-}
-
-impl Https {
-    fn new(up: &KeelsonUp) -> Https {
-        let pki = up.data_dir.join("apiserver-pki");
-        let ca = reqwest::Certificate::from_pem(&std::fs::read(pki.join("ca/ca.crt")).expect("CA"))
-            .expect("CA PEM");
-        let mut identity = std::fs::read(pki.join("admin/tls.crt")).expect("admin cert");
-        identity.extend(std::fs::read(pki.join("admin/tls.key")).expect("admin key"));
-        let client = reqwest::Client::builder()
-            .add_root_certificate(ca.clone())
-            .identity(reqwest::Identity::from_pem(&identity).expect("identity"))
-            .build()
-            .expect("client");
-        let anonymous = reqwest::Client::builder()
-            .add_root_certificate(ca)
-            .build()
-            .expect("client");
-        Https {
-            client,
-            anonymous,
-            base: up.server.clone(),
-        }
-    }
-
-    async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        content_type: &str,
-        body: Vec<u8>,
-    ) -> (u16, Value) {
-        let response = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .header("Content-Type", content_type)
-            .body(body)
-            .send()
-            .await
-            .expect("a response");
-        let code = response.status().as_u16();
-        let text = response.text().await.expect("a body");
-        (
-            code,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-}
-
-/// Checks a Status answer's code and reason.
-fn assert_status(answer: &(u16, Value), code: u16, reason: &str) {
-    let (got, body) = answer;
-    assert_eq!(*got, code, "{body}");
-    assert_eq!(body["kind"], "Status", "{body}");
-    assert_eq!(body["code"], code, "{body}");
-    assert_eq!(body["reason"], reason, "{body}");
-}
 
 #[tokio::test]
 async fn bad_requests_get_statuses_and_store_nothing() {
     let up = tokio::task::spawn_blocking(|| KeelsonUp::start(&[]))
         .await
         .expect("keelson up");
-    let https = Https::new(&up);
+    let https = Https::new(&up.data_dir, &up.server);
     let post = reqwest::Method::POST;
     let configmaps = "/api/v1/namespaces/default/configmaps";
 
@@ -275,7 +214,7 @@ async fn anonymous_reaches_only_health_and_version() {
     let up = tokio::task::spawn_blocking(|| KeelsonUp::start(&[]))
         .await
         .expect("keelson up");
-    let https = Https::new(&up);
+    let https = Https::new(&up.data_dir, &up.server);
     let get = |path: &'static str| {
         let client = https.anonymous.clone();
         let url = format!("{}{path}", https.base);
@@ -308,7 +247,7 @@ async fn field_validation_strict_warn_and_ignore() {
     let up = tokio::task::spawn_blocking(|| KeelsonUp::start(&[]))
         .await
         .expect("keelson up");
-    let https = Https::new(&up);
+    let https = Https::new(&up.data_dir, &up.server);
     let post = |query: &'static str, body: &'static str| {
         let client = https.client.clone();
         let url = format!("{}/api/v1/namespaces/default/configmaps{query}", https.base);
@@ -372,7 +311,7 @@ async fn discovery_content_types_are_exact() {
     let up = tokio::task::spawn_blocking(|| KeelsonUp::start(&[]))
         .await
         .expect("keelson up");
-    let https = Https::new(&up);
+    let https = Https::new(&up.data_dir, &up.server);
     let get = |path: &'static str, accept: &'static str| {
         let client = https.client.clone();
         let url = format!("{}{path}", https.base);
