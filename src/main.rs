@@ -133,6 +133,19 @@ struct ServeArgs {
     /// How often the leader compacts history (keeping one interval of it), in seconds; 0: never.
     #[arg(long, default_value_t = 300)]
     compaction_interval_seconds: u64,
+    /// How often the Raft leader sends heartbeats, in milliseconds; also how long it waits
+    /// for a follower to answer one append.
+    #[arg(long, default_value_t = keelson_storage::DEFAULT_HEARTBEAT_INTERVAL.as_millis() as u64)]
+    heartbeat_interval_ms: u64,
+    /// The shortest Raft election timeout, in milliseconds (each member draws its own between
+    /// this and --election-timeout-max-ms). Longer: fewer needless elections on a slow
+    /// machine or network; shorter: a quicker failover.
+    #[arg(long, default_value_t = keelson_storage::DEFAULT_ELECTION_TIMEOUT_MIN.as_millis() as u64)]
+    election_timeout_min_ms: u64,
+    /// The longest Raft election timeout, in milliseconds; also how long a follower refuses
+    /// to vote after hearing from its leader.
+    #[arg(long, default_value_t = keelson_storage::DEFAULT_ELECTION_TIMEOUT_MAX.as_millis() as u64)]
+    election_timeout_max_ms: u64,
 }
 
 #[derive(Args)]
@@ -477,6 +490,9 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         logs_to_keep: 5_000,
         progress_interval_ms: 5_000,
         compaction_interval_seconds: 300,
+        heartbeat_interval_ms: keelson_storage::DEFAULT_HEARTBEAT_INTERVAL.as_millis() as u64,
+        election_timeout_min_ms: keelson_storage::DEFAULT_ELECTION_TIMEOUT_MIN.as_millis() as u64,
+        election_timeout_max_ms: keelson_storage::DEFAULT_ELECTION_TIMEOUT_MAX.as_millis() as u64,
     };
     let member = start_member(&store_args, None).await?;
     serve_api(member, &args.data_dir, &args.api, None, "keelson is up").await
@@ -581,6 +597,9 @@ async fn start_member(args: &ServeArgs, pki_dir: Option<PathBuf>) -> anyhow::Res
         progress_interval: Duration::from_millis(args.progress_interval_ms.max(10)),
         compaction_interval: (args.compaction_interval_seconds > 0)
             .then(|| Duration::from_secs(args.compaction_interval_seconds)),
+        heartbeat_interval: Duration::from_millis(args.heartbeat_interval_ms),
+        election_timeout_min: Duration::from_millis(args.election_timeout_min_ms),
+        election_timeout_max: Duration::from_millis(args.election_timeout_max_ms),
     };
     Member::start(config).await
 }

@@ -48,6 +48,9 @@ pub mod types;
 mod watch;
 
 pub use client::StoreClient;
-pub use member::{Member, MemberConfig};
+pub use member::{
+    Member, MemberConfig, DEFAULT_ELECTION_TIMEOUT_MAX, DEFAULT_ELECTION_TIMEOUT_MIN,
+    DEFAULT_HEARTBEAT_INTERVAL,
+};
 pub use types::*;
 pub use watch::{ProgressRequester, WatchStream};

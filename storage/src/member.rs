@@ -24,9 +24,41 @@ use crate::transport::{HttpClient, TransportError};
 use crate::types::*;
 use crate::watch::{WatchHub, WatchStream};
 
+// How long a failover takes follows from openraft 0.9's election rules and these timers:
+//
+// - A follower that has heard from its leader refuses to vote for another for the longest
+//   election timeout after the last heartbeat (the leader lease), and starts an election
+//   itself after that lease plus its own election timeout, drawn once per process between
+//   the shortest and the longest. It checks on a tick of 1.5 heartbeat intervals.
+// - A candidate whose log is shorter than the other survivor's is refused. If its id is the
+//   higher, its vote for itself also refuses the other's election in the same term, which
+//   tries again one election timeout later (and again if the refused candidate has started
+//   another election, in a new term, meanwhile).
+// - A member refused once for a shorter log waits twice the longest election timeout more
+//   before its next election, and openraft 0.9 clears that mark only when it next elects: in
+//   a later failover it delays the survivor with the longer log (openraft PR #2087 fixes
+//   this after 0.9).
+//
+// With the defaults, the first election after a leader's death starts 700-950 ms after its
+// last heartbeat (lease + timeout + tick); a candidate outvoted by a shorter log wins within
+// 1.5 s (lease + 2 x (timeout + tick)), a marked one within 1.75 s (lease + timeout +
+// 2 x longest + tick), and both at once within 2.85 s. The earlier 150 ms heartbeats and
+// 750-1500 ms timeouts made these 3.2 s, 4.95 s, 6.2 s and 9.7 s: longer than a request
+// waits for a leader (`LEADER_WAIT`). `keelson bench failover` measures the time from a
+// leader's death to the first write its successor acknowledges.
+
+/// The default heartbeat interval (see [`MemberConfig::heartbeat_interval`]).
+pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(100);
+/// The default range of election timeouts (see [`MemberConfig::election_timeout_min`]).
+pub const DEFAULT_ELECTION_TIMEOUT_MIN: Duration = Duration::from_millis(300);
+pub const DEFAULT_ELECTION_TIMEOUT_MAX: Duration = Duration::from_millis(400);
+
 /// How long a request waits for a leader to be elected (or reachable) before it fails.
 const LEADER_WAIT: Duration = Duration::from_secs(8);
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a request waits before it tries the leader again (it goes on sooner when a
+/// new leader is named).
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
 
 pub(crate) const PROPOSE_PATH: &str = "/internal/propose";
 pub(crate) const LEADER_RANGE_PATH: &str = "/internal/range";
@@ -51,6 +83,14 @@ pub struct MemberConfig {
     pub progress_interval: Duration,
     /// Every interval, the leader compacts history up to the revision of the previous tick.
     pub compaction_interval: Option<Duration>,
+    /// How often the leader sends heartbeats; also how long it waits for a follower's answer
+    /// to one append (openraft uses the same value for both).
+    pub heartbeat_interval: Duration,
+    /// The range each member draws its election timeout from; the longest is also how long
+    /// a follower refuses to vote after hearing from its leader. Together with the heartbeat
+    /// interval they bound how long a failover takes (see `DEFAULT_HEARTBEAT_INTERVAL`).
+    pub election_timeout_min: Duration,
+    pub election_timeout_max: Duration,
 }
 
 impl MemberConfig {
@@ -66,6 +106,9 @@ impl MemberConfig {
             logs_to_keep: 5_000,
             progress_interval: Duration::from_secs(5),
             compaction_interval: Some(Duration::from_secs(300)),
+            heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
+            election_timeout_min: DEFAULT_ELECTION_TIMEOUT_MIN,
+            election_timeout_max: DEFAULT_ELECTION_TIMEOUT_MAX,
         }
     }
 }
@@ -109,18 +152,7 @@ impl Member {
         let log_store = LogStore::new(db.clone());
         let committed = log_store.committed_index();
         let client = HttpClient::new(&config.identity)?;
-        let raft_config = Config {
-            cluster_name: "keelson-store".into(),
-            heartbeat_interval: 150,
-            election_timeout_min: 750,
-            election_timeout_max: 1500,
-            snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_threshold.max(1)),
-            max_in_snapshot_log_to_keep: config.logs_to_keep,
-            snapshot_max_chunk_size: 1024 * 1024,
-            max_payload_entries: 1000,
-            ..Default::default()
-        }
-        .validate()?;
+        let raft_config = raft_config(&config)?;
         let raft = Raft::new(
             config.id,
             Arc::new(raft_config),
@@ -263,7 +295,7 @@ impl Member {
                     if Instant::now() > deadline {
                         return Err(StoreError::Unavailable(format!("no quorum: {e}")));
                     }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    tokio::time::sleep(RETRY_PAUSE).await;
                 }
                 Err(RaftError::Fatal(e)) => {
                     return Err(StoreError::Unavailable(format!("raft has stopped: {e}")))
@@ -444,7 +476,7 @@ impl Member {
             _ => {
                 let result = give_up("no leader has been elected".into());
                 if result.is_ok() {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    self.leader_change(to.leader_id).await;
                 }
                 return result;
             }
@@ -459,12 +491,21 @@ impl Member {
             Err(e @ TransportError::Unreachable { .. }) => {
                 let result = give_up(e.to_string());
                 if result.is_ok() {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    self.leader_change(to.leader_id).await;
                 }
                 result
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Waits until Raft names a leader other than `stale` (one is elected, or this member
+    /// hears from it), for at most `RETRY_PAUSE`: a request waiting for a failover goes on
+    /// the moment it is over.
+    async fn leader_change(&self, stale: Option<u64>) {
+        let mut metrics = self.inner.raft.metrics();
+        let changed = metrics.wait_for(|m| m.current_leader.is_some() && m.current_leader != stale);
+        let _ = tokio::time::timeout(RETRY_PAUSE, changed).await;
     }
 
     fn is_leader(&self) -> bool {
@@ -517,6 +558,51 @@ impl Member {
     }
 }
 
+/// openraft's configuration for a member.
+fn raft_config(config: &MemberConfig) -> anyhow::Result<Config> {
+    Ok(Config {
+        cluster_name: "keelson-store".into(),
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_threshold.max(1)),
+        max_in_snapshot_log_to_keep: config.logs_to_keep,
+        snapshot_max_chunk_size: 1024 * 1024,
+        max_payload_entries: 1000,
+        ..timers(
+            config.heartbeat_interval,
+            config.election_timeout_min,
+            config.election_timeout_max,
+        )?
+    }
+    .validate()?)
+}
+
+/// openraft's defaults with these timers, which must be in order: heartbeat interval below
+/// the shortest election timeout, below the longest.
+fn timers(
+    heartbeat: Duration,
+    election_min: Duration,
+    election_max: Duration,
+) -> anyhow::Result<Config> {
+    let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    let (heartbeat, election_min, election_max) = (
+        millis(heartbeat),
+        millis(election_min),
+        millis(election_max),
+    );
+    if heartbeat == 0 || election_min <= heartbeat || election_max <= election_min {
+        anyhow::bail!(
+            "Raft timers out of order: the heartbeat interval ({heartbeat} ms) must be above 0 \
+             and below the shortest election timeout ({election_min} ms), which must be below \
+             the longest ({election_max} ms)"
+        );
+    }
+    Ok(Config {
+        heartbeat_interval: heartbeat,
+        election_timeout_min: election_min,
+        election_timeout_max: election_max,
+        ..Default::default()
+    })
+}
+
 fn into_result(resp: CommandResponse) -> Result<CommandResponse> {
     match resp {
         CommandResponse::Error(e) => Err(e),
@@ -528,4 +614,78 @@ fn unexpected(resp: CommandResponse) -> StoreError {
     StoreError::Internal(format!(
         "unexpected answer from the state machine: {resp:?}"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The longest each way to a new leader may take from the old one's last heartbeat, by
+    /// openraft 0.9's rules (see the notes at `DEFAULT_HEARTBEAT_INTERVAL`): the first
+    /// election wins; the first candidate has the shorter log and the higher id; the survivor
+    /// with the longer log is marked by an earlier failover; both.
+    fn election_paths(config: &Config) -> [(&'static str, Duration); 4] {
+        let ms = Duration::from_millis;
+        let tick = ms(config.heartbeat_interval * 3 / 2);
+        let lease = ms(config.election_timeout_max);
+        let timeout = ms(config.election_timeout_max);
+        let first = lease + timeout + tick;
+        let outvoted = first + timeout + tick;
+        let marked = first + 2 * ms(config.election_timeout_max);
+        let both = marked + 2 * (timeout + tick);
+        [
+            ("first election", first),
+            ("outvoted by a shorter log", outvoted),
+            ("marked by an earlier failover", marked),
+            ("both", both),
+        ]
+    }
+
+    fn default_config() -> Config {
+        let config = timers(
+            DEFAULT_HEARTBEAT_INTERVAL,
+            DEFAULT_ELECTION_TIMEOUT_MIN,
+            DEFAULT_ELECTION_TIMEOUT_MAX,
+        )
+        .and_then(|c| Ok(c.validate()?));
+        match config {
+            Ok(config) => config,
+            Err(e) => panic!("the default timers are refused: {e}"),
+        }
+    }
+
+    #[test]
+    fn with_the_default_timers_each_slow_election_path_ends_within_two_seconds() {
+        for (path, slowest) in &election_paths(&default_config())[..3] {
+            assert!(
+                *slowest < Duration::from_secs(2),
+                "{path}: a new leader may take {slowest:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_request_waits_for_a_leader_longer_than_the_slowest_election() {
+        for (path, slowest) in election_paths(&default_config()) {
+            assert!(
+                slowest < LEADER_WAIT,
+                "{path}: a new leader may take {slowest:?}, a request waits {LEADER_WAIT:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn timers_out_of_order_are_refused() {
+        let ms = Duration::from_millis;
+        assert!(timers(ms(100), ms(300), ms(400)).is_ok());
+        for (heartbeat, min, max) in [
+            (0, 300, 400),
+            (300, 300, 400),
+            (100, 400, 400),
+            (100, 500, 400),
+        ] {
+            let refused = timers(ms(heartbeat), ms(min), ms(max));
+            assert!(refused.is_err(), "{heartbeat}/{min}/{max} accepted");
+        }
+    }
 }
