@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_api;
+mod bench_failover;
 
 // Many small allocations per request; mimalloc handles them with less contention than glibc.
 #[global_allocator]
@@ -263,6 +264,9 @@ enum BenchCommand {
     Store(bench::StoreBenchArgs),
     /// kube-rs clients against `keelson up`: creates, lists, and watchers following updates.
     Api(bench_api::ApiBenchArgs),
+    /// Three store members; the leader is SIGKILLed under writes, again and again: the time
+    /// until the new leader acknowledges a write.
+    Failover(bench_failover::FailoverBenchArgs),
 }
 
 fn main() {
@@ -298,6 +302,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Store(store) => run_store(store.command, &store.client).await,
         Command::Bench(BenchCommand::Store(args)) => bench::store(args).await,
         Command::Bench(BenchCommand::Api(args)) => bench_api::api(args).await,
+        Command::Bench(BenchCommand::Failover(args)) => bench_failover::failover(args).await,
     }
 }
 
