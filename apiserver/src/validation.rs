@@ -135,7 +135,10 @@ mod tests {
         assert!(name_problem("1abc", NameRule::Rfc1035Label).is_some());
         assert_eq!(name_problem("abc-1", NameRule::Rfc1035Label), None);
         assert!(name_problem(&"a".repeat(254), NameRule::Subdomain).is_some());
-        assert_eq!(name_problem("system:discovery", NameRule::PathSegment), None);
+        assert_eq!(
+            name_problem("system:discovery", NameRule::PathSegment),
+            None
+        );
         assert!(name_problem("a/b", NameRule::PathSegment).is_some());
         assert!(name_problem("..", NameRule::PathSegment).is_some());
     }

@@ -72,10 +72,9 @@ async fn run(raft: Raft, mut pending: mpsc::Receiver<Pending>) {
         tokio::spawn(async move {
             let (reqs, waiters): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
             let count = reqs.len();
-            let command = if count == 1 {
-                Command::Txn(reqs.into_iter().next().expect("one"))
-            } else {
-                Command::Txns(reqs)
+            let command = match <[TxnRequest; 1]>::try_from(reqs) {
+                Ok([one]) => Command::Txn(one),
+                Err(many) => Command::Txns(many),
             };
             let outcomes: Vec<Outcome> = match raft.client_write(command).await {
                 Ok(resp) => match resp.data {

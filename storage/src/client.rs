@@ -51,7 +51,10 @@ impl StoreClient {
         let mut last = None;
         for i in 0..n {
             let index = (start + i) % n;
-            match attempt(self.endpoints[index].clone()).await {
+            let Some(endpoint) = self.endpoints.get(index) else {
+                continue;
+            };
+            match attempt(endpoint.clone()).await {
                 Ok(answer) => {
                     self.preferred.store(index, Ordering::Relaxed);
                     return Ok(answer);

@@ -43,7 +43,8 @@ impl<T: AsyncWrite + Unpin> CoalescingIo<T> {
     /// Writes out everything held.
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.written < self.held.len() {
-            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &self.held[self.written..]))?;
+            let pending = self.held.get(self.written..).unwrap_or_default();
+            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, pending))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }

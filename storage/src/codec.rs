@@ -11,9 +11,11 @@ fn options() -> impl Options {
     bincode::DefaultOptions::new().with_limit(MAX_MESSAGE_BYTES)
 }
 
+// The limit guards decoding only; the format is the same without it. Serializing our own
+// types (no maps with non-string keys, no unsized sequences) into a Vec cannot fail, whatever
+// their values: nothing a client or the disk sends can reach this `expect`.
+#[allow(clippy::expect_used)]
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
-    // The limit guards decoding only; the format is the same without it. Serializing our own
-    // types (no maps with non-string keys, no unsized sequences) into a Vec cannot fail.
     bincode::DefaultOptions::new()
         .serialize(value)
         .expect("encoding an in-memory value")

@@ -31,6 +31,20 @@
 //! # Ok(()) }
 //! ```
 
+// Input from clients, peers and the disk must never panic a member.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
+
 mod batch;
 mod client;
 mod coalesce;

@@ -82,8 +82,10 @@ pub(crate) fn db_err(e: rocksdb::Error) -> StoreError {
     StoreError::Internal(format!("rocksdb: {e}"))
 }
 
+// Opening a data dir creates the column families (fresh) or fails without them (existing), and
+// the names are this crate's constants: no data dir can make this `expect` fail once open.
+#[allow(clippy::expect_used)]
 pub(crate) fn cf<'a>(db: &'a DB, name: &str) -> &'a ColumnFamily {
-    // Every column family is created or checked when the data dir is opened.
     db.cf_handle(name)
         .expect("column family opened with the data dir")
 }
@@ -273,7 +275,9 @@ impl<'a> MvccReader<'a> {
                 };
                 Some(decode::<KeyValue>(&v).map_err(|e| corrupt("key", e))?)
             } else {
-                let (pk, kv) = past.next().expect("peeked");
+                let Some((pk, kv)) = past.next() else {
+                    break;
+                };
                 if matches!(latest.peek(), Some(Ok((lk, _))) if *lk == pk) {
                     latest.next();
                 }

@@ -247,7 +247,10 @@ impl HttpClient {
         };
         let member = self.member(endpoint)?;
         let index = self.inner.next.fetch_add(1, Ordering::Relaxed) % member.slots.len();
-        let slot = &member.slots[index];
+        let slot = member
+            .slots
+            .get(index)
+            .ok_or_else(|| failed("no connection slot".into()))?;
         let uri = Uri::builder()
             .scheme("https")
             .authority(member.authority.clone())
@@ -339,14 +342,11 @@ pub fn frame(payload: &[u8]) -> Vec<u8> {
 
 /// Splits complete frames off the front of `buf`.
 pub fn take_frame(buf: &mut Vec<u8>) -> Option<Vec<u8>> {
-    if buf.len() < 4 {
-        return None;
-    }
-    let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
-    if buf.len() < 4 + len {
-        return None;
-    }
-    let payload = buf[4..4 + len].to_vec();
-    buf.drain(..4 + len);
+    let header: [u8; 4] = buf.get(..4)?.try_into().ok()?;
+    let end = usize::try_from(u32::from_be_bytes(header))
+        .ok()?
+        .checked_add(4)?;
+    let payload = buf.get(4..end)?.to_vec();
+    buf.drain(..end);
     Some(payload)
 }

@@ -82,7 +82,10 @@ impl Https {
     pub async fn wait_for(&self, path: &str) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         while self.send(reqwest::Method::GET, path, "", vec![]).await.0 != 200 {
-            assert!(std::time::Instant::now() < deadline, "{path} did not appear");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{path} did not appear"
+            );
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     }

@@ -8,8 +8,8 @@
 //! saying how to build it.
 
 pub mod cluster;
-pub mod https;
 pub mod helm;
+pub mod https;
 pub mod in_process;
 pub mod linearizability;
 pub mod python;

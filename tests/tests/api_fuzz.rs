@@ -41,7 +41,13 @@ fn path() -> impl Strategy<Value = String> {
         0..resources.len(),
         prop::option::of(prop_oneof![Just("default".to_string()), "[a-z-]{1,8}"]),
         prop::option::of(prop_oneof![Just("x".to_string()), "[a-zA-Z0-9.%-]{1,12}"]),
-        prop::option::of(prop_oneof![Just(0usize), Just(1), Just(2), Just(3), 4usize..6]),
+        prop::option::of(prop_oneof![
+            Just(0usize),
+            Just(1),
+            Just(2),
+            Just(3),
+            4usize..6
+        ]),
     )
         .prop_map(move |(i, ns, name, sub)| {
             let Some(r) = resources.get(i) else {

@@ -42,7 +42,12 @@ async fn a_token_request_with_a_malformed_spec_is_a_bad_request() {
     }
     https.wait_for(DEFAULT_SERVICE_ACCOUNT).await;
     let ok = https
-        .send(reqwest::Method::POST, TOKEN, "application/json", b"{}".to_vec())
+        .send(
+            reqwest::Method::POST,
+            TOKEN,
+            "application/json",
+            b"{}".to_vec(),
+        )
         .await;
     assert_eq!(ok.0, 201, "{}", ok.1);
 }
@@ -169,7 +174,11 @@ async fn an_idle_connection_is_closed() {
         .await
         .expect("write");
     let answer = read_until_closed(&mut tls, Duration::from_secs(10)).await;
-    assert!(answer.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
 }
 
 #[tokio::test]
@@ -301,7 +310,10 @@ async fn config_maps_and_secrets_over_a_mebibyte_are_invalid() {
         )
         .await;
     assert_status(&answer, 422, "Invalid");
-    assert_eq!(answer.1["details"]["causes"][0]["reason"], "FieldValueTooLong");
+    assert_eq!(
+        answer.1["details"]["causes"][0]["reason"],
+        "FieldValueTooLong"
+    );
     let secret = json!({"metadata": {"name": "big"}, "stringData": {"k": big}});
     let answer = https
         .send(
@@ -361,7 +373,14 @@ const TOKENS: &str = "dev-token,dev,1001,\"developers\"\n";
 #[tokio::test]
 async fn impersonation_acts_as_the_impersonated_user() {
     let up = up(&[]).await;
-    let whoami = up.ok(&["--as=dev", "--as-group=devs", "auth", "whoami", "-o", "json"]);
+    let whoami = up.ok(&[
+        "--as=dev",
+        "--as-group=devs",
+        "auth",
+        "whoami",
+        "-o",
+        "json",
+    ]);
     let review: Value = serde_json::from_str(&whoami).expect("JSON");
     assert_eq!(review["status"]["userInfo"]["username"], "dev");
     assert_eq!(

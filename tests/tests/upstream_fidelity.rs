@@ -52,7 +52,8 @@ async fn watch_is_true_unless_zero_or_false() {
             )
             .await;
         let text = response.text().await.expect("the stream");
-        let first: Value = serde_json::from_str(text.lines().next().unwrap_or("")).expect("an event");
+        let first: Value =
+            serde_json::from_str(text.lines().next().unwrap_or("")).expect("an event");
         assert_eq!(first["type"], "ADDED", "watch={value:?}: {text}");
     }
     for value in ["false", "False", "0"] {
@@ -77,7 +78,12 @@ async fn json_comes_in_upstream_field_order() {
     )
     .await;
     let text = https
-        .send_with(reqwest::Method::GET, &format!("{CONFIG_MAPS}/ordered"), &[], vec![])
+        .send_with(
+            reqwest::Method::GET,
+            &format!("{CONFIG_MAPS}/ordered"),
+            &[],
+            vec![],
+        )
         .await
         .text()
         .await
@@ -88,30 +94,85 @@ async fn json_comes_in_upstream_field_order() {
     );
     // Serde keeps the order of the text (preserve_order), so keys show it.
     let read: Value = serde_json::from_str(&text).expect("JSON");
-    assert_eq!(keys(&read["metadata"]), ["name", "namespace", "uid", "resourceVersion", "creationTimestamp", "labels"]);
+    assert_eq!(
+        keys(&read["metadata"]),
+        [
+            "name",
+            "namespace",
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "labels"
+        ]
+    );
     assert_eq!(keys(&read["metadata"]["labels"]), ["y", "z"]);
     assert_eq!(keys(&read["data"]), ["a", "b"]);
     assert_eq!(keys(&created), ["kind", "apiVersion", "metadata", "data"]);
     let missing = https
-        .send_with(reqwest::Method::GET, &format!("{CONFIG_MAPS}/missing"), &[], vec![])
+        .send_with(
+            reqwest::Method::GET,
+            &format!("{CONFIG_MAPS}/missing"),
+            &[],
+            vec![],
+        )
         .await
         .text()
         .await
         .expect("a body");
     let status: Value = serde_json::from_str(&missing).expect("JSON");
-    assert_eq!(keys(&status), ["kind", "apiVersion", "metadata", "status", "message", "reason", "details", "code"]);
+    assert_eq!(
+        keys(&status),
+        [
+            "kind",
+            "apiVersion",
+            "metadata",
+            "status",
+            "message",
+            "reason",
+            "details",
+            "code"
+        ]
+    );
 }
 
 #[tokio::test]
 async fn every_verb_answers_with_partial_object_metadata_when_asked() {
     let (_up, https) = up().await;
-    post(&https, CONFIG_MAPS, json!({"metadata": {"name": "m"}, "data": {"a": "b"}})).await;
-    let accept = ("Accept", "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1");
+    post(
+        &https,
+        CONFIG_MAPS,
+        json!({"metadata": {"name": "m"}, "data": {"a": "b"}}),
+    )
+    .await;
+    let accept = (
+        "Accept",
+        "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1",
+    );
     let requests: [(reqwest::Method, String, &str, Value); 4] = [
-        (reqwest::Method::PATCH, format!("{CONFIG_MAPS}/m"), "application/merge-patch+json", json!({"data": {"a": "c"}})),
-        (reqwest::Method::PUT, format!("{CONFIG_MAPS}/m"), "application/json", json!({"metadata": {"name": "m"}, "data": {"a": "d"}})),
-        (reqwest::Method::POST, CONFIG_MAPS.to_string(), "application/json", json!({"metadata": {"name": "n"}})),
-        (reqwest::Method::DELETE, format!("{CONFIG_MAPS}/m"), "application/json", json!({})),
+        (
+            reqwest::Method::PATCH,
+            format!("{CONFIG_MAPS}/m"),
+            "application/merge-patch+json",
+            json!({"data": {"a": "c"}}),
+        ),
+        (
+            reqwest::Method::PUT,
+            format!("{CONFIG_MAPS}/m"),
+            "application/json",
+            json!({"metadata": {"name": "m"}, "data": {"a": "d"}}),
+        ),
+        (
+            reqwest::Method::POST,
+            CONFIG_MAPS.to_string(),
+            "application/json",
+            json!({"metadata": {"name": "n"}}),
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("{CONFIG_MAPS}/m"),
+            "application/json",
+            json!({}),
+        ),
     ];
     for (method, path, content_type, body) in requests {
         let response = https
@@ -124,7 +185,10 @@ async fn every_verb_answers_with_partial_object_metadata_when_asked() {
             .await;
         let (code, object) = answer(response).await;
         assert!(code < 300, "{method} {path}: {code} {object}");
-        assert_eq!(object["kind"], "PartialObjectMetadata", "{method} {path}: {object}");
+        assert_eq!(
+            object["kind"], "PartialObjectMetadata",
+            "{method} {path}: {object}"
+        );
         assert!(object.get("data").is_none(), "{object}");
     }
 }
@@ -135,13 +199,25 @@ async fn token_reviews_honour_audiences() {
     let token_for = |audiences: Value| {
         serde_json::to_vec(&json!({"spec": {"audiences": audiences}})).expect("JSON")
     };
-    https.wait_for("/api/v1/namespaces/default/serviceaccounts/default").await;
+    https
+        .wait_for("/api/v1/namespaces/default/serviceaccounts/default")
+        .await;
     let path = "/api/v1/namespaces/default/serviceaccounts/default/token";
     let (_, api) = https
-        .send(reqwest::Method::POST, path, "application/json", token_for(json!(["api"])))
+        .send(
+            reqwest::Method::POST,
+            path,
+            "application/json",
+            token_for(json!(["api"])),
+        )
         .await;
     let (_, default) = https
-        .send(reqwest::Method::POST, path, "application/json", token_for(json!([])))
+        .send(
+            reqwest::Method::POST,
+            path,
+            "application/json",
+            token_for(json!([])),
+        )
         .await;
     let review = |token: &Value, audiences: Value| {
         serde_json::to_vec(&json!({
@@ -152,18 +228,39 @@ async fn token_reviews_honour_audiences() {
     };
     let reviews = "/apis/authentication.k8s.io/v1/tokenreviews";
     let (_, for_api) = https
-        .send(reqwest::Method::POST, reviews, "application/json", review(&api, json!(["api"])))
+        .send(
+            reqwest::Method::POST,
+            reviews,
+            "application/json",
+            review(&api, json!(["api"])),
+        )
         .await;
     assert_eq!(for_api["status"]["authenticated"], true, "{for_api}");
     assert_eq!(for_api["status"]["audiences"], json!(["api"]));
     let (_, default_for_api) = https
-        .send(reqwest::Method::POST, reviews, "application/json", review(&default, json!(["api"])))
+        .send(
+            reqwest::Method::POST,
+            reviews,
+            "application/json",
+            review(&default, json!(["api"])),
+        )
         .await;
-    assert_eq!(default_for_api["status"]["authenticated"], false, "{default_for_api}");
+    assert_eq!(
+        default_for_api["status"]["authenticated"], false,
+        "{default_for_api}"
+    );
     let (_, api_for_default) = https
-        .send(reqwest::Method::POST, reviews, "application/json", review(&api, json!([])))
+        .send(
+            reqwest::Method::POST,
+            reviews,
+            "application/json",
+            review(&api, json!([])),
+        )
         .await;
-    assert_eq!(api_for_default["status"]["authenticated"], false, "{api_for_default}");
+    assert_eq!(
+        api_for_default["status"]["authenticated"], false,
+        "{api_for_default}"
+    );
 }
 
 #[tokio::test]
@@ -178,9 +275,17 @@ async fn an_unset_boolean_matches_false_in_a_field_selector() {
             .filter_map(|i| i["metadata"]["name"].as_str().map(str::to_string))
             .collect()
     };
-    let unschedulable_false = get(&https, "/api/v1/nodes?fieldSelector=spec.unschedulable%3Dfalse").await;
+    let unschedulable_false = get(
+        &https,
+        "/api/v1/nodes?fieldSelector=spec.unschedulable%3Dfalse",
+    )
+    .await;
     assert_eq!(names(&unschedulable_false), ["n1"]);
-    let unschedulable_true = get(&https, "/api/v1/nodes?fieldSelector=spec.unschedulable%3Dtrue").await;
+    let unschedulable_true = get(
+        &https,
+        "/api/v1/nodes?fieldSelector=spec.unschedulable%3Dtrue",
+    )
+    .await;
     assert!(names(&unschedulable_true).is_empty());
 }
 
@@ -189,7 +294,12 @@ const SECRETS: &str = "/api/v1/namespaces/default/secrets";
 #[tokio::test]
 async fn secret_string_data_is_merged_on_every_write() {
     let (up, https) = up().await;
-    let created = post(&https, SECRETS, json!({"metadata": {"name": "s"}, "stringData": {"a": "one"}})).await;
+    let created = post(
+        &https,
+        SECRETS,
+        json!({"metadata": {"name": "s"}, "stringData": {"a": "one"}}),
+    )
+    .await;
     assert_eq!(created["data"], json!({"a": "b25l"}));
     assert!(created.get("stringData").is_none());
     let (_, replaced) = https
@@ -200,7 +310,11 @@ async fn secret_string_data_is_merged_on_every_write() {
             serde_json::to_vec(&json!({"metadata": {"name": "s"}, "data": {"a": "b25l"}, "stringData": {"b": "two"}})).expect("JSON"),
         )
         .await;
-    assert_eq!(replaced["data"], json!({"a": "b25l", "b": "dHdv"}), "{replaced}");
+    assert_eq!(
+        replaced["data"],
+        json!({"a": "b25l", "b": "dHdv"}),
+        "{replaced}"
+    );
     let (_, patched) = https
         .send(
             reqwest::Method::PATCH,
@@ -233,10 +347,18 @@ async fn defaults_apply_to_every_write() {
     let mut replaced = created.clone();
     replaced["spec"]["ports"] = json!([{"name": "a", "port": 80}, {"name": "b", "port": 81}]);
     let (code, replaced) = https
-        .send(reqwest::Method::PUT, &format!("{SERVICES}/web"), "application/json", serde_json::to_vec(&replaced).expect("JSON"))
+        .send(
+            reqwest::Method::PUT,
+            &format!("{SERVICES}/web"),
+            "application/json",
+            serde_json::to_vec(&replaced).expect("JSON"),
+        )
         .await;
     assert_eq!(code, 200, "{replaced}");
-    assert_eq!(replaced["spec"]["ports"][1]["protocol"], "TCP", "{replaced}");
+    assert_eq!(
+        replaced["spec"]["ports"][1]["protocol"], "TCP",
+        "{replaced}"
+    );
     assert_eq!(replaced["spec"]["ports"][1]["targetPort"], 81, "{replaced}");
     up.ok(&["create", "deployment", "d", "--image=nginx:1.27"]);
     let (code, patched) = https
@@ -263,11 +385,22 @@ async fn a_service_with_two_ports_of_one_name_is_invalid() {
     let (_up, https) = up().await;
     let body = json!({"metadata": {"name": "dup"}, "spec": {"ports": [{"name": "http", "port": 80}, {"name": "http", "port": 81}]}});
     let answer = https
-        .send(reqwest::Method::POST, SERVICES, "application/json", serde_json::to_vec(&body).expect("JSON"))
+        .send(
+            reqwest::Method::POST,
+            SERVICES,
+            "application/json",
+            serde_json::to_vec(&body).expect("JSON"),
+        )
         .await;
     assert_status(&answer, 422, "Invalid");
-    assert_eq!(answer.1["details"]["causes"][0]["field"], "spec.ports[1].name");
-    assert_eq!(answer.1["details"]["causes"][0]["message"], "Duplicate value: \"http\"");
+    assert_eq!(
+        answer.1["details"]["causes"][0]["field"],
+        "spec.ports[1].name"
+    );
+    assert_eq!(
+        answer.1["details"]["causes"][0]["message"],
+        "Duplicate value: \"http\""
+    );
 }
 
 #[tokio::test]
@@ -279,9 +412,19 @@ async fn apply_removes_the_list_entries_it_no_longer_applies() {
     up.ok_stdin(&["apply", "--server-side", "-f", "-"], &service(8080));
     up.ok_stdin(&["apply", "--server-side", "-f", "-"], &service(9090));
     let read = get(&https, &format!("{SERVICES}/applied")).await;
-    let ports: Vec<&Value> = read["spec"]["ports"].as_array().into_iter().flatten().map(|p| &p["port"]).collect();
+    let ports: Vec<&Value> = read["spec"]["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| &p["port"])
+        .collect();
     assert_eq!(ports, [&json!(9090)], "{read}");
-    let managers: Vec<&Value> = read["metadata"]["managedFields"].as_array().into_iter().flatten().map(|m| &m["manager"]).collect();
+    let managers: Vec<&Value> = read["metadata"]["managedFields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| &m["manager"])
+        .collect();
     assert_eq!(managers, [&json!("kubectl")], "{read}");
 }
 
@@ -289,7 +432,12 @@ async fn apply_removes_the_list_entries_it_no_longer_applies() {
 async fn component_statuses_are_served_with_the_deprecation_warning() {
     let (up, https) = up().await;
     let response = https
-        .send_with(reqwest::Method::GET, "/api/v1/componentstatuses", &[], vec![])
+        .send_with(
+            reqwest::Method::GET,
+            "/api/v1/componentstatuses",
+            &[],
+            vec![],
+        )
         .await;
     let warning = response
         .headers()
@@ -297,7 +445,10 @@ async fn component_statuses_are_served_with_the_deprecation_warning() {
         .and_then(|w| w.to_str().ok())
         .unwrap_or("")
         .to_string();
-    assert_eq!(warning, "299 - \"v1 ComponentStatus is deprecated in v1.19+\"");
+    assert_eq!(
+        warning,
+        "299 - \"v1 ComponentStatus is deprecated in v1.19+\""
+    );
     let (_, list) = answer(response).await;
     let etcd = list["items"]
         .as_array()
@@ -305,7 +456,14 @@ async fn component_statuses_are_served_with_the_deprecation_warning() {
         .cloned()
         .expect("etcd-0");
     assert_eq!(etcd["conditions"][0]["status"], "True", "{etcd}");
-    let missing = https.send(reqwest::Method::GET, "/api/v1/componentstatuses/nope", "", vec![]).await;
+    let missing = https
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/componentstatuses/nope",
+            "",
+            vec![],
+        )
+        .await;
     assert_status(&missing, 404, "NotFound");
     assert_eq!(missing.1["message"], "componentstatus \"nope\" not found");
     let table = up.ok(&["get", "componentstatuses"]);
@@ -337,7 +495,12 @@ async fn ephemeral_containers_can_be_added_but_not_removed() {
     let mut removed = read.clone();
     removed["spec"]["ephemeralContainers"] = json!([]);
     let answer = https
-        .send(reqwest::Method::PUT, path, "application/json", serde_json::to_vec(&removed).expect("JSON"))
+        .send(
+            reqwest::Method::PUT,
+            path,
+            "application/json",
+            serde_json::to_vec(&removed).expect("JSON"),
+        )
         .await;
     assert_status(&answer, 422, "Invalid");
 }
@@ -347,7 +510,11 @@ async fn certificate_signing_requests_are_approved_through_their_subresource() {
     let (up, https) = up().await;
     let key = rcgen::KeyPair::generate().expect("a key");
     let params = rcgen::CertificateParams::new(vec!["jane".to_string()]).expect("params");
-    let request = params.serialize_request(&key).expect("a CSR").pem().expect("PEM");
+    let request = params
+        .serialize_request(&key)
+        .expect("a CSR")
+        .pem()
+        .expect("PEM");
     use base64::Engine;
     let encoded = base64::engine::general_purpose::STANDARD.encode(request);
     post(
@@ -357,7 +524,11 @@ async fn certificate_signing_requests_are_approved_through_their_subresource() {
     )
     .await;
     up.ok(&["certificate", "approve", "jane"]);
-    let csr = get(&https, "/apis/certificates.k8s.io/v1/certificatesigningrequests/jane").await;
+    let csr = get(
+        &https,
+        "/apis/certificates.k8s.io/v1/certificatesigningrequests/jane",
+    )
+    .await;
     assert_eq!(csr["status"]["conditions"][0]["type"], "Approved", "{csr}");
     let (code, status) = https
         .send(
@@ -375,12 +546,42 @@ async fn certificate_signing_requests_are_approved_through_their_subresource() {
 async fn bootstrap_rbac_roles_and_bindings_exist() {
     let (up, https) = up().await;
     let names = up.ok(&["get", "clusterroles", "-o", "name"]);
-    for role in ["cluster-admin", "admin", "edit", "view", "system:discovery", "system:basic-user"] {
-        assert!(names.lines().any(|l| l == format!("clusterrole.rbac.authorization.k8s.io/{role}")), "{role}: {names}");
+    for role in [
+        "cluster-admin",
+        "admin",
+        "edit",
+        "view",
+        "system:discovery",
+        "system:basic-user",
+    ] {
+        assert!(
+            names
+                .lines()
+                .any(|l| l == format!("clusterrole.rbac.authorization.k8s.io/{role}")),
+            "{role}: {names}"
+        );
     }
-    let binding = get(&https, "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/cluster-admin").await;
-    assert_eq!(binding["subjects"], json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:masters"}]));
-    let view = get(&https, "/apis/rbac.authorization.k8s.io/v1/clusterroles/view").await;
-    assert_eq!(view["aggregationRule"]["clusterRoleSelectors"][0]["matchLabels"]["rbac.authorization.k8s.io/aggregate-to-view"], "true");
-    assert!(view["rules"].as_array().is_some_and(|r| !r.is_empty()), "{view}");
+    let binding = get(
+        &https,
+        "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/cluster-admin",
+    )
+    .await;
+    assert_eq!(
+        binding["subjects"],
+        json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:masters"}])
+    );
+    let view = get(
+        &https,
+        "/apis/rbac.authorization.k8s.io/v1/clusterroles/view",
+    )
+    .await;
+    assert_eq!(
+        view["aggregationRule"]["clusterRoleSelectors"][0]["matchLabels"]
+            ["rbac.authorization.k8s.io/aggregate-to-view"],
+        "true"
+    );
+    assert!(
+        view["rules"].as_array().is_some_and(|r| !r.is_empty()),
+        "{view}"
+    );
 }
