@@ -16,5 +16,8 @@ cargo fmt --all --check
 cargo build --workspace --all-targets
 # Generated files must match the catalogue (the binary comes from the build above).
 "${CARGO_TARGET_DIR:-target}/debug/codegen" --check
-# The end-to-end tests install the real kubectl themselves (tests/tools/install-kubectl.sh).
+# The end-to-end tests install the real kubectl, helm and the Python client themselves
+# (tests/tools/). The handler-level property test (tests/tests/api_fuzz.rs) runs a fixed
+# number of cases.
+export PROPTEST_CASES="${PROPTEST_CASES:-2000}"
 cargo test --workspace --no-fail-fast
