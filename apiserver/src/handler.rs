@@ -477,24 +477,28 @@ async fn resource(
     if let Some(objects) = target.strategy().computed(registry) {
         return computed(&target, &request, query, format, objects);
     }
-    match request.verb {
-        Verb::Get | Verb::Create
-            if resource.plural() == "pods"
-                && matches!(sub, Some("log" | "exec" | "attach" | "portforward")) =>
-        {
-            // These stream from the pod's node; the node agent that serves them is not
-            // built yet, so the API server says so in upstream's terms.
-            let pod = registry.get(&target, name).await?;
-            match pod.pointer("/spec/nodeName").and_then(Value::as_str) {
-                Some(node) if !node.is_empty() => Err(ApiError::unavailable(format!(
+    // These connect to a pod's node, a node's agent or a service's endpoints; the node
+    // agent that serves them is not built yet, so the API server says so in upstream's terms.
+    if matches!(
+        sub,
+        Some("log" | "exec" | "attach" | "portforward" | "proxy")
+    ) {
+        let obj = registry.get(&target, name).await?;
+        return Err(match resource.plural() {
+            "pods" => match obj.pointer("/spec/nodeName").and_then(Value::as_str) {
+                Some(node) if !node.is_empty() => ApiError::unavailable(format!(
                     "the node agent of node {node} is not reachable for {}/{name}",
                     sub.unwrap_or("")
-                ))),
-                _ => Err(ApiError::bad_request(format!(
-                    "pod {name} does not have a host assigned"
-                ))),
+                )),
+                _ => ApiError::bad_request(format!("pod {name} does not have a host assigned")),
+            },
+            "services" => {
+                ApiError::unavailable(format!("no endpoints available for service \"{name}\""))
             }
-        }
+            _ => ApiError::unavailable(format!("the node agent of node {name} is not reachable")),
+        });
+    }
+    match request.verb {
         Verb::Get => {
             let obj = registry
                 .get_at(&target, name, query.resource_version()?)

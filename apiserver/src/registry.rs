@@ -1379,7 +1379,7 @@ mod subresource {
 
     pub fn view(target: &Target<'_>, sub: Option<&str>, obj: &Value) -> ApiResult<Value> {
         match sub {
-            None | Some("status" | "finalize" | "ephemeralcontainers" | "approval") => {
+            None | Some("status" | "finalize" | "ephemeralcontainers" | "approval" | "resize") => {
                 Ok(obj.clone())
             }
             Some("scale") => {
@@ -1513,6 +1513,35 @@ mod subresource {
                 check_ephemeral_containers(current, &wanted)?;
                 let mut new = current.clone();
                 crate::strategy::set(&mut new, &["spec", "ephemeralContainers"], wanted);
+                Ok(new)
+            }
+            // An in-place resize changes only the containers' resources.
+            Some("resize") if target.resource.plural() == "pods" => {
+                let decoded = registry.decode_object(target, body, opts, warnings)?;
+                let mut new = current.clone();
+                for list in ["containers", "initContainers"] {
+                    let wanted = decoded
+                        .pointer(&format!("/spec/{list}"))
+                        .and_then(Value::as_array);
+                    let Some(containers) = new
+                        .pointer_mut(&format!("/spec/{list}"))
+                        .and_then(Value::as_array_mut)
+                    else {
+                        continue;
+                    };
+                    for container in containers {
+                        let name = container.get("name").cloned();
+                        let resources = wanted
+                            .into_iter()
+                            .flatten()
+                            .find(|c| c.get("name") == name.as_ref())
+                            .and_then(|c| c.get("resources"))
+                            .cloned();
+                        if let Some(resources) = resources {
+                            crate::strategy::set(container, &["resources"], resources);
+                        }
+                    }
+                }
                 Ok(new)
             }
             // Approval changes only the conditions (Approved, Denied, Failed).

@@ -585,3 +585,51 @@ async fn bootstrap_rbac_roles_and_bindings_exist() {
         "{view}"
     );
 }
+
+#[tokio::test]
+async fn a_pod_resize_changes_only_container_resources() {
+    let (_up, https) = up().await;
+    post(
+        &https,
+        "/api/v1/namespaces/default/pods",
+        json!({"metadata": {"name": "r"}, "spec": {"containers": [{"name": "app", "image": "nginx:1.27", "resources": {"requests": {"cpu": "100m"}}}]}}),
+    )
+    .await;
+    let (code, pod) = https
+        .send(
+            reqwest::Method::PATCH,
+            "/api/v1/namespaces/default/pods/r/resize",
+            "application/strategic-merge-patch+json",
+            br#"{"spec":{"containers":[{"name":"app","image":"busybox","resources":{"requests":{"cpu":"200m"}}}]}}"#.to_vec(),
+        )
+        .await;
+    assert_eq!(code, 200, "{pod}");
+    assert_eq!(
+        pod["spec"]["containers"][0]["resources"]["requests"]["cpu"],
+        "200m"
+    );
+    assert_eq!(pod["spec"]["containers"][0]["image"], "nginx:1.27");
+}
+
+#[tokio::test]
+async fn proxies_say_what_they_cannot_reach() {
+    let (_up, https) = up().await;
+    let service = https
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/namespaces/default/services/kubernetes/proxy",
+            "",
+            vec![],
+        )
+        .await;
+    assert_status(&service, 503, "ServiceUnavailable");
+    let missing = https
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/namespaces/default/services/missing/proxy",
+            "",
+            vec![],
+        )
+        .await;
+    assert_status(&missing, 404, "NotFound");
+}
