@@ -3,14 +3,17 @@
 pass: what showed whether anything leaks per rejected request or per hostile connection.
 
     keelson up --data-dir D --bind-address 127.0.0.1 --secure-port 16443 &
-    python3 tests/tools/bad-input-battery.py D 16443 $(pgrep -f "keelson up --data-dir D") 12
+    python3 tests/tools/bad-input-battery.py D 16443 $(pgrep -f "keelson up --data-dir D") 12 [--keep]
 
 Each pass opens 50 connections that declare a 10 GiB body and send 10 bytes and 200 that
 send nothing, sends 20 rounds of 18 malformed or refused requests (as the admin), then
-closes the held connections.
+closes the held connections (with --keep, it never closes them, as a hostile client would
+not). Prints the server's RSS and open file descriptors after each pass.
 """
 import ssl, http.client, json, sys, os, time, socket, threading
 data = sys.argv[1]; port = int(sys.argv[2]); pid = int(sys.argv[3]); passes = int(sys.argv[4])
+keep = "--keep" in sys.argv[5:]
+kept = []
 pki = os.path.join(data, "apiserver-pki")
 ctx = ssl.create_default_context(cafile=os.path.join(pki, "ca/ca.crt"))
 ctx.load_cert_chain(os.path.join(pki, "admin/tls.crt"), os.path.join(pki, "admin/tls.key"))
@@ -61,5 +64,8 @@ for p in range(passes):
     for i in range(20):
         for m, path, body, ct in bad:
             req(m, path, body, ct)
-    for h in held: h.close()
-    print("pass", p+1, "rss", rss(), "MB", flush=True)
+    if keep:
+        kept.extend(held)
+    else:
+        for h in held: h.close()
+    print("pass", p+1, "rss", rss(), "MB, open fds", len(os.listdir(f"/proc/{pid}/fd")), flush=True)
