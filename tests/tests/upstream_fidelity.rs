@@ -32,6 +32,16 @@ async fn post(https: &Https, path: &str, body: Value) -> Value {
     created
 }
 
+/// The raw text of a GET: what tests of byte order read.
+async fn get_text(https: &Https, path: &str) -> String {
+    https
+        .send_with(reqwest::Method::GET, path, &[], vec![])
+        .await
+        .text()
+        .await
+        .expect("a body")
+}
+
 async fn get(https: &Https, path: &str) -> Value {
     let (code, found) = https.send(reqwest::Method::GET, path, "", vec![]).await;
     assert_eq!(code, 200, "{found}");
@@ -77,17 +87,7 @@ async fn json_comes_in_upstream_field_order() {
         json!({"data": {"b": "2", "a": "1"}, "metadata": {"labels": {"z": "1", "y": "2"}, "name": "ordered"}}),
     )
     .await;
-    let text = https
-        .send_with(
-            reqwest::Method::GET,
-            &format!("{CONFIG_MAPS}/ordered"),
-            &[],
-            vec![],
-        )
-        .await
-        .text()
-        .await
-        .expect("a body");
+    let text = get_text(&https, &format!("{CONFIG_MAPS}/ordered")).await;
     assert!(
         text.starts_with(r#"{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"ordered","namespace":"default","uid":"#),
         "{text}"
@@ -108,17 +108,7 @@ async fn json_comes_in_upstream_field_order() {
     assert_eq!(keys(&read["metadata"]["labels"]), ["y", "z"]);
     assert_eq!(keys(&read["data"]), ["a", "b"]);
     assert_eq!(keys(&created), ["kind", "apiVersion", "metadata", "data"]);
-    let missing = https
-        .send_with(
-            reqwest::Method::GET,
-            &format!("{CONFIG_MAPS}/missing"),
-            &[],
-            vec![],
-        )
-        .await
-        .text()
-        .await
-        .expect("a body");
+    let missing = get_text(&https, &format!("{CONFIG_MAPS}/missing")).await;
     let status: Value = serde_json::from_str(&missing).expect("JSON");
     assert_eq!(
         keys(&status),
