@@ -10,6 +10,7 @@ mod events;
 mod namespaces;
 mod nodes;
 mod pods;
+mod rules;
 mod services;
 mod workloads;
 
@@ -196,6 +197,18 @@ pub(crate) fn set_default(obj: &mut Value, path: &[&str], value: Value) {
         node = map
             .entry(key.to_string())
             .or_insert_with(|| Value::Object(Map::new()));
+    }
+}
+
+/// Sets `path` in `obj` to `value` unless it is set to something other than `""` (Go's
+/// defaulters treat an empty string as unset).
+pub(crate) fn set_default_if_empty(obj: &mut Value, path: &[&str], value: Value) {
+    let pointer: String = path.iter().map(|p| format!("/{p}")).collect();
+    let empty = obj
+        .pointer(&pointer)
+        .is_none_or(|v| v.is_null() || v.as_str() == Some(""));
+    if empty {
+        set(obj, path, value);
     }
 }
 
