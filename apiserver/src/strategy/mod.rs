@@ -6,12 +6,17 @@
 
 mod components;
 mod config;
+mod containers;
+mod cron;
 mod events;
+mod jobs;
 mod namespaces;
 mod nodes;
 mod pods;
+mod quantity;
 mod rules;
 mod services;
+mod volumes;
 mod workloads;
 
 use serde_json::{Map, Value};
