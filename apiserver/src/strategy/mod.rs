@@ -9,8 +9,10 @@ mod config;
 mod containers;
 mod cron;
 mod events;
+mod ingresses;
 mod jobs;
 mod namespaces;
+mod network_policies;
 mod nodes;
 mod pods;
 mod quantity;
@@ -163,6 +165,9 @@ pub fn of(group: &str, plural: &str) -> &'static dyn Strategy {
         ("apps", "daemonsets") => &workloads::DAEMON_SETS,
         ("batch", "jobs") => &workloads::JOBS,
         ("batch", "cronjobs") => &workloads::CRON_JOBS,
+        ("networking.k8s.io", "networkpolicies") => &network_policies::NetworkPolicies,
+        ("networking.k8s.io", "ingresses") => &ingresses::Ingresses,
+        ("networking.k8s.io", "ingressclasses") => &ingresses::IngressClasses,
         _ => &Generic,
     }
 }
