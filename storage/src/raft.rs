@@ -98,7 +98,13 @@ impl LogStore {
     }
 
     fn last_purged(&self) -> StorageResult<Option<LogId<u64>>> {
-        get_meta(&self.db, CF_RAFT, LAST_PURGED).map_err(|e| StorageIOError::read_logs(e).into())
+        // Stores written before the fix hold an encoded `Option<LogId>`; read both.
+        match get_meta::<LogId<u64>>(&self.db, CF_RAFT, LAST_PURGED) {
+            Ok(found) => Ok(found),
+            Err(_) => get_meta::<Option<LogId<u64>>>(&self.db, CF_RAFT, LAST_PURGED)
+                .map(Option::flatten)
+                .map_err(|e| StorageIOError::read_logs(e).into()),
+        }
     }
 }
 
@@ -215,7 +221,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn purge(&mut self, log_id: LogId<u64>) -> StorageResult<()> {
         let mut batch = WriteBatch::default();
-        batch.put_cf(cf(&self.db, CF_RAFT), LAST_PURGED, encode(&Some(log_id)));
+        batch.put_cf(cf(&self.db, CF_RAFT), LAST_PURGED, encode(&log_id));
         batch.delete_range_cf(
             self.log_cf(),
             0u64.to_be_bytes(),
@@ -418,5 +424,36 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             meta: s.meta,
             snapshot: Box::new(Cursor::new(s.data)),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openraft::CommittedLeaderId;
+
+    #[tokio::test]
+    async fn a_purged_log_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let log_id = LogId::new(CommittedLeaderId::new(3, 1), 41);
+        {
+            let db = crate::db::open(dir.path(), 1).unwrap();
+            let mut store = LogStore::new(db);
+            store.purge(log_id).await.unwrap();
+            assert_eq!(
+                store.get_log_state().await.unwrap().last_purged_log_id,
+                Some(log_id)
+            );
+        }
+        let db = crate::db::open(dir.path(), 1).unwrap();
+        let mut store = LogStore::new(db.clone());
+        assert_eq!(
+            store.get_log_state().await.unwrap().last_purged_log_id,
+            Some(log_id)
+        );
+        // What stores written before the fix hold still reads.
+        db.put_cf(cf(&db, CF_RAFT), LAST_PURGED, encode(&Some(log_id)))
+            .unwrap();
+        assert_eq!(store.last_purged().unwrap(), Some(log_id));
     }
 }

@@ -106,6 +106,7 @@ fn query() -> impl Strategy<Value = String> {
         Just("true".to_string()),
         Just("0".to_string()),
         Just("18446744073709551615".to_string()),
+        Just("9223372036854775807".to_string()),
         Just("-1".to_string()),
         Just("All".to_string()),
         Just("Strict".to_string()),

@@ -428,3 +428,40 @@ async fn impersonation_needs_permission_to_impersonate() {
         .await;
     assert_eq!(group_only.status().as_u16(), 400);
 }
+
+#[tokio::test]
+async fn writes_naming_a_resource_version_that_is_not_a_revision_are_bad_requests() {
+    let up = up(&[]).await;
+    let https = https(&up);
+    let created = https
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/namespaces/default/configmaps",
+            "application/json",
+            br#"{"metadata":{"name":"rv"}}"#.to_vec(),
+        )
+        .await;
+    assert_eq!(created.0, 201);
+    let path = "/api/v1/namespaces/default/configmaps/rv";
+    for rv in ["abc", "-1", "18446744073709551616"] {
+        let body = json!({"metadata": {"name": "rv", "resourceVersion": rv}});
+        let put = https
+            .send(
+                reqwest::Method::PUT,
+                path,
+                "application/json",
+                serde_json::to_vec(&body).expect("JSON"),
+            )
+            .await;
+        assert_status(&put, 400, "BadRequest");
+        let patch = https
+            .send(
+                reqwest::Method::PATCH,
+                path,
+                "application/merge-patch+json",
+                serde_json::to_vec(&body).expect("JSON"),
+            )
+            .await;
+        assert_status(&patch, 400, "BadRequest");
+    }
+}

@@ -75,22 +75,26 @@ impl Cluster {
     }
 }
 
-/// Waits until member `id` has applied at least `revision` (its own, local view).
+/// Waits until member `id` has applied at least `revision` (its own, local view); on
+/// failure shows every member's log.
 async fn wait_caught_up(
-    client: &StoreClient,
+    cluster: &Cluster,
+    id: u64,
     revision: u64,
     within: Duration,
 ) -> keelson_storage::MemberStatus {
+    let client = cluster.client_of(id);
     let deadline = Instant::now() + within;
     loop {
-        if let Ok(status) = client.status().await {
-            if status.revision >= revision {
-                return status;
-            }
-        }
+        let last = match client.status().await {
+            Ok(status) if status.revision >= revision => return status,
+            Ok(status) => format!("{status:?}"),
+            Err(e) => e.to_string(),
+        };
         assert!(
             Instant::now() < deadline,
-            "member did not reach revision {revision} within {within:?}"
+            "member {id} did not reach revision {revision} within {within:?}; last status: {last}\n{}",
+            cluster.logs()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -240,8 +244,8 @@ async fn survives_the_loss_of_the_leader_and_stays_linearizable() {
 
     // The old leader restarts and catches up.
     cluster.member(old_leader).start();
+    let status = wait_caught_up(&cluster, old_leader, revision, Duration::from_secs(30)).await;
     let rejoined = cluster.client_of(old_leader);
-    let status = wait_caught_up(&rejoined, revision, Duration::from_secs(30)).await;
     assert_eq!(status.id, old_leader);
     let local = rejoined
         .range(RangeRequest {
@@ -290,8 +294,8 @@ async fn the_old_leader_behind_the_retained_log_catches_up_through_a_snapshot() 
     .await;
     assert_ne!(leader, old_leader);
     cluster.member(old_leader).start();
+    let status = wait_caught_up(&cluster, old_leader, last, Duration::from_secs(60)).await;
     let lagging = cluster.client_of(old_leader);
-    let status = wait_caught_up(&lagging, last, Duration::from_secs(60)).await;
     assert!(
         status.compact_revision > 0,
         "the member caught up without installing a snapshot (its history starts at 0)\n{}",

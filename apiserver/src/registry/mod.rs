@@ -940,6 +940,9 @@ impl Registry {
         let wanted_rv = meta_str(&body, "resourceVersion")
             .filter(|rv| !rv.is_empty())
             .map(str::to_string);
+        if let Some(rv) = &wanted_rv {
+            crate::params::parse_revision(rv)?;
+        }
         let mut last_err = None;
         for _ in 0..WRITE_RETRIES {
             let (kv, current) = self.current(target, name).await?;
@@ -1015,7 +1018,8 @@ impl Registry {
                 _ => target.resource.kind_definition(),
             };
             let patched = patch::apply(patch_type, &view, &parsed, &definition, manager)?;
-            if let Some(rv) = meta_str(&parsed, "resourceVersion") {
+            if let Some(rv) = meta_str(&parsed, "resourceVersion").filter(|rv| !rv.is_empty()) {
+                crate::params::parse_revision(rv)?;
                 if rv != kv.mod_revision.to_string() {
                     return Err(stale(target, name));
                 }
@@ -1106,7 +1110,8 @@ impl Registry {
                 .pointer("/metadata/generation")
                 .and_then(Value::as_i64)
             {
-                meta_mut(&mut new)?.insert("generation".into(), json!(generation + 1));
+                meta_mut(&mut new)?
+                    .insert("generation".into(), json!(generation.saturating_add(1)));
             }
         }
         // Subresource writes change only their part (checked where they are applied); the
