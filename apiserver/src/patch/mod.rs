@@ -1,6 +1,6 @@
 //! PATCH bodies: JSON patch (RFC 6902), JSON merge patch (RFC 7386), strategic merge patch
 //! ([`strategic`], with upstream's merge keys from the OpenAPI schemas), and server-side
-//! apply ([`apply`], with field ownership in `managedFields`).
+//! apply ([`mod@apply`], with field ownership in `managedFields`).
 
 pub mod apply;
 pub mod strategic;
