@@ -951,27 +951,8 @@ impl Registry {
                     return Err(stale(target, name));
                 }
             }
-            let mut warnings = Vec::new();
-            let new = subresource::apply(
-                self,
-                target,
-                subresource,
-                &current,
-                body.clone(),
-                opts,
-                &mut warnings,
-            )?;
             match self
-                .write_update(
-                    target,
-                    name,
-                    subresource,
-                    &kv,
-                    &current,
-                    new,
-                    opts,
-                    warnings,
-                )
+                .replace(target, name, subresource, &kv, &current, body.clone(), opts)
                 .await
             {
                 Err(e) if e.reason == "Conflict" && wanted_rv.is_none() => {
@@ -1024,27 +1005,8 @@ impl Registry {
                     return Err(stale(target, name));
                 }
             }
-            let mut warnings = Vec::new();
-            let new = subresource::apply(
-                self,
-                target,
-                subresource,
-                &current,
-                patched,
-                opts,
-                &mut warnings,
-            )?;
             match self
-                .write_update(
-                    target,
-                    name,
-                    subresource,
-                    &kv,
-                    &current,
-                    new,
-                    opts,
-                    warnings,
-                )
+                .replace(target, name, subresource, &kv, &current, patched, opts)
                 .await
             {
                 Err(e) if e.reason == "Conflict" => last_err = Some(e),
@@ -1052,6 +1014,33 @@ impl Registry {
             }
         }
         Err(last_err.unwrap_or_else(|| ApiError::internal("patch retries exhausted")))
+    }
+
+    /// Replaces the object read as `kv` (or one of its subresources) with `body`: what
+    /// update and patch share once they know the new content.
+    #[allow(clippy::too_many_arguments)]
+    async fn replace(
+        &self,
+        target: &Target<'_>,
+        name: &str,
+        subresource: Option<&str>,
+        kv: &KeyValue,
+        current: &Value,
+        body: Value,
+        opts: &WriteOptions,
+    ) -> ApiResult<Outcome> {
+        let mut warnings = Vec::new();
+        let new = subresource::apply(
+            self,
+            target,
+            subresource,
+            current,
+            body,
+            opts,
+            &mut warnings,
+        )?;
+        self.write_update(target, name, subresource, kv, current, new, opts, warnings)
+            .await
     }
 
     /// The common tail of update and patch: carry over what may not change, validate,
