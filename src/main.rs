@@ -187,6 +187,47 @@ struct ApiArgs {
     /// resourceVersion (older ones are read from the store while it still has them).
     #[arg(long, default_value_t = keelson_apiserver::watch_cache::DEFAULT_HISTORY)]
     default_watch_cache_size: usize,
+    #[command(flatten)]
+    manager: ManagerArgs,
+}
+
+/// The controller manager's flags, by upstream's names.
+#[derive(Args)]
+struct ManagerArgs {
+    /// Controllers to run: `*` for the default set, `name` to add one, `-name` to leave one
+    /// out (upstream's names, such as `deployment-controller`, or their older aliases).
+    #[arg(long, value_delimiter = ',', default_value = "*")]
+    controllers: Vec<String>,
+    /// Run the controllers only while holding the `kube-controller-manager` Lease in
+    /// `kube-system`, so that one server of an HA cluster runs them.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    leader_elect: bool,
+    /// How long a lease holder that stops renewing keeps the lease.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    leader_elect_lease_duration: Duration,
+    /// How long a leader tries to renew before it stops leading.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    leader_elect_renew_deadline: Duration,
+    /// How often candidates try to take the lease and the leader renews it.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    leader_elect_retry_period: Duration,
+}
+
+impl ManagerArgs {
+    fn config(&self) -> keelson_reconcilers::manager::ManagerConfig {
+        let leader_election = self.leader_elect.then(|| {
+            let mut election =
+                keelson_reconcilers::leader::LeaderElection::new("kube-controller-manager");
+            election.lease_duration = self.leader_elect_lease_duration;
+            election.renew_deadline = self.leader_elect_renew_deadline;
+            election.retry_period = self.leader_elect_retry_period;
+            election
+        });
+        keelson_reconcilers::manager::ManagerConfig {
+            controllers: self.controllers.clone(),
+            leader_election,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -484,8 +525,16 @@ fn ensure_identity(
     Ok(())
 }
 
+/// Refuses flags that name what does not exist before anything starts.
+fn check_api_args(args: &ApiArgs) -> anyhow::Result<()> {
+    keelson_reconcilers::manager::select(&args.manager.controllers)
+        .map_err(|e| anyhow::anyhow!("--controllers: {e}"))?;
+    Ok(())
+}
+
 /// Runs the single-member store and the API server in one process.
 async fn up(args: UpArgs) -> anyhow::Result<()> {
+    check_api_args(&args.api)?;
     let store_args = ServeArgs {
         data_dir: args.data_dir.clone(),
         id: 1,
@@ -505,6 +554,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
 
 /// Runs one member of an HA cluster: a store member and an API server.
 async fn server(args: ServerArgs) -> anyhow::Result<()> {
+    check_api_args(&args.api)?;
     if args.store.peers.is_empty() {
         bail!(
             "`keelson server` runs a member of an HA cluster: give --peers (or use `keelson up`)"
@@ -545,8 +595,10 @@ async fn serve_api(
         config.authorization_mode = keelson_apiserver::auth::AuthorizationMode::AlwaysAllow;
     }
     let server = keelson_apiserver::ApiServer::start(member.clone(), config).await?;
-    let controllers =
-        keelson_reconcilers::start_default(kube::Client::new(server.service(), "default"));
+    let manager = keelson_reconcilers::manager::Manager::start(
+        kube::Client::new(server.service(), "default"),
+        args.manager.config(),
+    )?;
     server.set_component_health("controller-manager", Ok(()));
     let kubeconfig = std::fs::canonicalize(server.kubeconfig())
         .unwrap_or_else(|_| server.kubeconfig().to_path_buf());
@@ -562,9 +614,7 @@ async fn serve_api(
     );
     let signal = termination().await?;
     println!("{signal}: shutting down");
-    for controller in controllers {
-        controller.abort();
-    }
+    manager.shutdown().await;
     server.shutdown().await;
     member.shutdown().await;
     println!("stopped");

@@ -3,11 +3,19 @@
 //! API server's in-process tower service — never through the API server's or the store's
 //! crates.
 //!
-//! - [`Reconciler`]: the one trait every loop implements; [`run`] drives one with
-//!   `kube_runtime::Controller` (level-triggered, with retries on error).
-//! - [`controllers`]: the built-in loops; [`start_default`] runs the default set.
+//! - [`Reconciler`]: the one trait every loop implements (controllers, the scheduler, the
+//!   node agent); [`run`] drives one with `kube_runtime::Controller` (level-triggered, with
+//!   retries on error) over the process's shared [`informers`] — one watch per resource
+//!   type, however many loops read it.
+//! - [`Context`]: what every loop gets: the client, the informers, an event recorder.
+//! - [`manager`]: selects loops with `--controllers` and runs them while holding the
+//!   controller manager's Lease ([`leader`]).
+//! - [`controllers`]: the built-in loops.
 
 pub mod controllers;
+pub mod informers;
+pub mod leader;
+pub mod manager;
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -16,13 +24,37 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::watcher;
-use kube::{Api, Resource};
-use serde::de::DeserializeOwned;
+use kube::runtime::events::{Recorder, Reporter};
+use tokio_util::sync::CancellationToken;
+
+pub use informers::{Informed, Informer, Informers};
 
 /// What every reconcile loop gets.
 pub struct Context {
     pub client: kube::Client,
+    /// The process's shared informers: a loop reads caches and subscribes to changes here
+    /// instead of opening its own watches.
+    pub informers: Informers,
+}
+
+impl Context {
+    pub fn new(client: kube::Client) -> Context {
+        Context {
+            informers: Informers::new(client.clone()),
+            client,
+        }
+    }
+
+    /// An event recorder (`events.k8s.io/v1`) reporting as `controller`.
+    pub fn recorder(&self, controller: &str) -> Recorder {
+        Recorder::new(
+            self.client.clone(),
+            Reporter {
+                controller: controller.to_string(),
+                instance: None,
+            },
+        )
+    }
 }
 
 /// A reconcile failure; the loop retries the object after a back-off.
@@ -36,16 +68,11 @@ pub enum Error {
 
 /// One level-triggered loop: read the object and the world, write the difference.
 pub trait Reconciler: Send + Sync + 'static {
-    type Object: Resource<DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + Debug
-        + Send
-        + Sync
-        + 'static;
-    /// The name `--controllers` selects it by.
+    type Object: Informed;
+    /// The name `--controllers` selects it by (upstream's canonical name).
     const NAME: &'static str;
-    /// Adds watches beyond the object's own (for example of objects it creates).
+    /// Adds triggers beyond changes of the object itself, from other informers (objects it
+    /// owns, objects it reads).
     fn watches(
         &self,
         controller: Controller<Self::Object>,
@@ -60,10 +87,13 @@ pub trait Reconciler: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Action, Error>> + Send;
 }
 
-/// Runs a reconciler until the process ends.
-pub async fn run<R: Reconciler>(reconciler: R, ctx: Arc<Context>) {
-    let api: Api<R::Object> = Api::all(ctx.client.clone());
-    let controller = reconciler.watches(Controller::new(api, watcher::Config::default()), &ctx);
+/// Runs a reconciler until `shutdown` is cancelled; reconciles in progress finish first.
+pub async fn run<R: Reconciler>(reconciler: R, ctx: Arc<Context>, shutdown: CancellationToken) {
+    let informer = ctx.informers.get::<R::Object>();
+    let controller = Controller::for_shared_stream(informer.subscribe(), informer.store());
+    let controller = reconciler
+        .watches(controller, &ctx)
+        .graceful_shutdown_on(async move { shutdown.cancelled().await });
     let reconciler = Arc::new(reconciler);
     controller
         .run(
@@ -79,13 +109,4 @@ pub async fn run<R: Reconciler>(reconciler: R, ctx: Arc<Context>) {
         )
         .for_each(|_| async {})
         .await;
-}
-
-/// Starts the default controllers on the runtime; they run until the process ends.
-pub fn start_default(client: kube::Client) -> Vec<tokio::task::JoinHandle<()>> {
-    let ctx = Arc::new(Context { client });
-    vec![
-        tokio::spawn(run(controllers::namespace::NamespaceLifecycle, ctx.clone())),
-        tokio::spawn(run(controllers::serviceaccount::DefaultServiceAccount, ctx)),
-    ]
 }

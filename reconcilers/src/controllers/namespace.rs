@@ -19,7 +19,7 @@ const FINALIZER: &str = "kubernetes";
 
 impl Reconciler for NamespaceLifecycle {
     type Object = Namespace;
-    const NAME: &'static str = "namespace";
+    const NAME: &'static str = "namespace-controller";
 
     async fn reconcile(&self, ns: Arc<Namespace>, ctx: Arc<Context>) -> Result<Action, Error> {
         if ns.metadata.deletion_timestamp.is_none() {

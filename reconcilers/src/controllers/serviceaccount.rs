@@ -6,7 +6,6 @@ use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{ObjectMeta, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
 use kube::Api;
 
 use crate::{Context, Error, Reconciler};
@@ -17,16 +16,16 @@ const NAME: &str = "default";
 
 impl Reconciler for DefaultServiceAccount {
     type Object = Namespace;
-    const NAME: &'static str = "serviceaccount";
+    const NAME: &'static str = "serviceaccount-controller";
 
     fn watches(&self, controller: Controller<Namespace>, ctx: &Context) -> Controller<Namespace> {
         // A deleted `default` account is made again.
-        let accounts: Api<ServiceAccount> = Api::all(ctx.client.clone());
-        controller.watches(
-            accounts,
-            watcher::Config::default().fields("metadata.name=default"),
-            |sa| sa.metadata.namespace.map(|ns| ObjectRef::new(&ns)),
-        )
+        let accounts = ctx.informers.get::<ServiceAccount>().subscribe();
+        controller.watches_shared_stream(accounts, |sa| {
+            (sa.metadata.name.as_deref() == Some(NAME))
+                .then(|| sa.metadata.namespace.as_deref().map(ObjectRef::new))
+                .flatten()
+        })
     }
 
     async fn reconcile(&self, ns: Arc<Namespace>, ctx: Arc<Context>) -> Result<Action, Error> {

@@ -1,0 +1,281 @@
+//! The controller manager: runs the loops `--controllers` selects, in upstream's form (`*`
+//! for the default set, `name` to add one, `-name` to leave one out; upstream v1.35's names,
+//! their older aliases accepted), while holding the `kube-controller-manager` Lease when
+//! leader election is on. Losing the lease stops the loops; the manager then competes for
+//! it again. Shutdown stops the loops and releases the lease.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::leader::LeaderElection;
+use crate::{controllers, run, Context};
+
+type Start = fn(Arc<Context>, CancellationToken) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A loop the manager can run.
+pub struct Known {
+    /// Upstream's canonical name (`--controllers`).
+    pub name: &'static str,
+    /// Older names that mean the same loop.
+    pub aliases: &'static [&'static str],
+    /// Whether `*` includes it.
+    pub default: bool,
+    start: Start,
+}
+
+macro_rules! known {
+    ($name:literal, [$($alias:literal),*], $default:expr, $reconciler:expr) => {
+        Known {
+            name: $name,
+            aliases: &[$($alias),*],
+            default: $default,
+            start: |ctx, shutdown| Box::pin(run($reconciler, ctx, shutdown)),
+        }
+    };
+}
+
+/// Every loop Keelson's controller manager has, by upstream's names.
+pub static KNOWN: &[Known] = &[
+    known!(
+        "namespace-controller",
+        ["namespace"],
+        true,
+        controllers::namespace::NamespaceLifecycle
+    ),
+    known!(
+        "serviceaccount-controller",
+        ["serviceaccount"],
+        true,
+        controllers::serviceaccount::DefaultServiceAccount
+    ),
+];
+
+/// Upstream's names of loops Keelson does not have (yet): naming them is not an error.
+const UPSTREAM_ONLY: &[&str] = &[
+    "serviceaccount-token-controller",
+    "endpointslice-mirroring-controller",
+    "horizontal-pod-autoscaler-controller",
+    "certificatesigningrequest-signing-controller",
+    "certificatesigningrequest-approving-controller",
+    "certificatesigningrequest-cleaner-controller",
+    "ttl-controller",
+    "bootstrap-signer-controller",
+    "token-cleaner-controller",
+    "node-ipam-controller",
+    "persistentvolume-binder-controller",
+    "persistentvolume-attach-detach-controller",
+    "persistentvolume-expander-controller",
+    "clusterrole-aggregation-controller",
+    "persistentvolumeclaim-protection-controller",
+    "persistentvolume-protection-controller",
+    "service-ca-certificate-publisher-controller",
+    "ephemeral-volume-controller",
+    "storageversion-garbage-collector-controller",
+    "resourceclaim-controller",
+    "legacy-serviceaccount-token-cleaner-controller",
+    "validatingadmissionpolicy-status-controller",
+    "service-lb-controller",
+    "node-route-controller",
+    "cloud-node-lifecycle-controller",
+];
+
+/// Upstream's older names of the loops Keelson does not have.
+const UPSTREAM_ONLY_ALIASES: &[(&str, &str)] = &[
+    ("serviceaccount-token", "serviceaccount-token-controller"),
+    (
+        "endpointslicemirroring",
+        "endpointslice-mirroring-controller",
+    ),
+    (
+        "horizontalpodautoscaling",
+        "horizontal-pod-autoscaler-controller",
+    ),
+    ("csrsigning", "certificatesigningrequest-signing-controller"),
+    (
+        "csrapproving",
+        "certificatesigningrequest-approving-controller",
+    ),
+    ("csrcleaner", "certificatesigningrequest-cleaner-controller"),
+    ("ttl", "ttl-controller"),
+    ("bootstrapsigner", "bootstrap-signer-controller"),
+    ("tokencleaner", "token-cleaner-controller"),
+    ("nodeipam", "node-ipam-controller"),
+    (
+        "persistentvolume-binder",
+        "persistentvolume-binder-controller",
+    ),
+    ("attachdetach", "persistentvolume-attach-detach-controller"),
+    (
+        "persistentvolume-expander",
+        "persistentvolume-expander-controller",
+    ),
+    (
+        "clusterrole-aggregation",
+        "clusterrole-aggregation-controller",
+    ),
+    (
+        "pvc-protection",
+        "persistentvolumeclaim-protection-controller",
+    ),
+    ("pv-protection", "persistentvolume-protection-controller"),
+    (
+        "service-ca-cert-publisher",
+        "service-ca-certificate-publisher-controller",
+    ),
+    ("ephemeral-volume", "ephemeral-volume-controller"),
+    (
+        "storage-version-gc",
+        "storageversion-garbage-collector-controller",
+    ),
+    ("resource-claim-controller", "resourceclaim-controller"),
+    (
+        "legacy-service-account-token-cleaner",
+        "legacy-serviceaccount-token-cleaner-controller",
+    ),
+    ("service", "service-lb-controller"),
+    ("route", "node-route-controller"),
+    ("cloud-node-lifecycle", "cloud-node-lifecycle-controller"),
+];
+
+/// A `--controllers` value that names no controller.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} is not in the list of known controllers")]
+pub struct UnknownController(pub String);
+
+/// The canonical name of a `--controllers` item (without its `-`).
+fn canonical(name: &str) -> Result<&'static str, UnknownController> {
+    if let Some(known) = KNOWN
+        .iter()
+        .find(|k| k.name == name || k.aliases.contains(&name))
+    {
+        return Ok(known.name);
+    }
+    if let Some(upstream) = UPSTREAM_ONLY.iter().find(|n| **n == name) {
+        return Ok(upstream);
+    }
+    UPSTREAM_ONLY_ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == name)
+        .map(|(_, canonical)| *canonical)
+        .ok_or_else(|| UnknownController(name.to_string()))
+}
+
+/// The loops `--controllers` selects, in upstream's semantics: an item naming the loop
+/// (`name` or `-name`) decides; otherwise `*` selects the loops enabled by default.
+pub fn select(items: &[String]) -> Result<Vec<&'static Known>, UnknownController> {
+    let mut decided: Vec<(&'static str, bool)> = Vec::new();
+    let mut star = false;
+    for item in items.iter().map(|i| i.trim()).filter(|i| !i.is_empty()) {
+        if item == "*" {
+            star = true;
+            continue;
+        }
+        let (name, on) = match item.strip_prefix('-') {
+            Some(name) => (name, false),
+            None => (item, true),
+        };
+        decided.push((canonical(name)?, on));
+    }
+    Ok(KNOWN
+        .iter()
+        .filter(|k| {
+            decided
+                .iter()
+                .find(|(name, _)| *name == k.name)
+                .map_or(star && k.default, |(_, on)| *on)
+        })
+        .collect())
+}
+
+/// What a manager runs, and how it leads.
+pub struct ManagerConfig {
+    /// `--controllers`, as given (default `*`).
+    pub controllers: Vec<String>,
+    /// The lease to hold while running, or `None` to run at once (`--leader-elect=false`).
+    pub leader_election: Option<LeaderElection>,
+}
+
+/// A running manager.
+pub struct Manager {
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Manager {
+    /// Starts the selected loops over `client` (after taking the lease, when electing).
+    pub fn start(
+        client: kube::Client,
+        config: ManagerConfig,
+    ) -> Result<Manager, UnknownController> {
+        let selected = select(&config.controllers)?;
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                if let Some(election) = &config.leader_election {
+                    if !election.acquire(&client, &stop).await {
+                        return;
+                    }
+                }
+                let ctx = Arc::new(Context::new(client.clone()));
+                let term = stop.child_token();
+                let loops: Vec<_> = selected
+                    .iter()
+                    .map(|k| tokio::spawn((k.start)(ctx.clone(), term.clone())))
+                    .collect();
+                match &config.leader_election {
+                    Some(election) => election.hold(&client, &stop).await,
+                    None => stop.cancelled().await,
+                }
+                term.cancel();
+                for handle in loops {
+                    let _ = handle.await;
+                }
+                if stop.is_cancelled() {
+                    return;
+                }
+            }
+        });
+        Ok(Manager { shutdown, task })
+    }
+
+    /// Stops the loops (letting reconciles in progress finish) and releases the lease.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        let _ = self.task.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(items: &[&str]) -> Vec<&'static str> {
+        let items: Vec<String> = items.iter().map(|s| s.to_string()).collect();
+        select(&items).unwrap().iter().map(|k| k.name).collect()
+    }
+
+    #[test]
+    fn controllers_are_selected_as_upstream_selects_them() {
+        let all: Vec<&str> = KNOWN.iter().filter(|k| k.default).map(|k| k.name).collect();
+        assert_eq!(names(&["*"]), all);
+        assert!(names(&[]).is_empty());
+        assert_eq!(names(&["namespace"]), ["namespace-controller"]);
+        assert_eq!(
+            names(&["*", "-serviceaccount-controller"]),
+            ["namespace-controller"]
+        );
+        // A loop Keelson does not have yet may be named, alone or by its old name.
+        assert_eq!(names(&["*", "-ttl", "bootstrapsigner"]), all);
+        let Err(unknown) = select(&["*".into(), "nope".into()]) else {
+            panic!("an unknown controller was accepted");
+        };
+        assert_eq!(
+            unknown.to_string(),
+            "\"nope\" is not in the list of known controllers"
+        );
+    }
+}
