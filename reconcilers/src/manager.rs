@@ -46,6 +46,18 @@ pub static KNOWN: &[Known] = &[
         controllers::namespace::NamespaceLifecycle
     ),
     known!(
+        "replicaset-controller",
+        ["replicaset"],
+        true,
+        controllers::replicaset::replica_sets()
+    ),
+    known!(
+        "replicationcontroller-controller",
+        ["replicationcontroller"],
+        true,
+        controllers::replicaset::replication_controllers()
+    ),
+    known!(
         "serviceaccount-controller",
         ["serviceaccount"],
         true,
@@ -56,7 +68,22 @@ pub static KNOWN: &[Known] = &[
 /// Upstream's names of loops Keelson does not have (yet): naming them is not an error.
 const UPSTREAM_ONLY: &[&str] = &[
     "serviceaccount-token-controller",
+    "endpoints-controller",
+    "endpointslice-controller",
     "endpointslice-mirroring-controller",
+    "pod-garbage-collector-controller",
+    "resourcequota-controller",
+    "garbage-collector-controller",
+    "daemonset-controller",
+    "job-controller",
+    "deployment-controller",
+    "disruption-controller",
+    "statefulset-controller",
+    "cronjob-controller",
+    "node-lifecycle-controller",
+    "ttl-after-finished-controller",
+    "root-ca-certificate-publisher-controller",
+    "taint-eviction-controller",
     "horizontal-pod-autoscaler-controller",
     "certificatesigningrequest-signing-controller",
     "certificatesigningrequest-approving-controller",
@@ -85,6 +112,23 @@ const UPSTREAM_ONLY: &[&str] = &[
 /// Upstream's older names of the loops Keelson does not have.
 const UPSTREAM_ONLY_ALIASES: &[(&str, &str)] = &[
     ("serviceaccount-token", "serviceaccount-token-controller"),
+    ("endpoint", "endpoints-controller"),
+    ("endpointslice", "endpointslice-controller"),
+    ("podgc", "pod-garbage-collector-controller"),
+    ("resourcequota", "resourcequota-controller"),
+    ("garbagecollector", "garbage-collector-controller"),
+    ("daemonset", "daemonset-controller"),
+    ("job", "job-controller"),
+    ("deployment", "deployment-controller"),
+    ("disruption", "disruption-controller"),
+    ("statefulset", "statefulset-controller"),
+    ("cronjob", "cronjob-controller"),
+    ("nodelifecycle", "node-lifecycle-controller"),
+    ("ttl-after-finished", "ttl-after-finished-controller"),
+    (
+        "root-ca-cert-publisher",
+        "root-ca-certificate-publisher-controller",
+    ),
     (
         "endpointslicemirroring",
         "endpointslice-mirroring-controller",

@@ -13,6 +13,7 @@ pub mod https;
 pub mod in_process;
 pub mod linearizability;
 pub mod python;
+pub mod workloads;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,36 @@
-//! The built-in controllers.
+//! The built-in controllers, and what they share: the pods they own ([`pods`]), the
+//! creations and deletions they wait to see ([`expectations`]), and events.
 
+pub mod expectations;
 pub mod namespace;
+pub mod pods;
+pub mod replicaset;
 pub mod serviceaccount;
+
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::runtime::events::{Event, EventType, Recorder};
+
+/// Publishes an event about `reference`; failing to record one does not fail a reconcile.
+pub async fn publish(
+    recorder: &Recorder,
+    reference: &ObjectReference,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) {
+    let event = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note),
+        action: reason.into(),
+        secondary: None,
+    };
+    if let Err(e) = recorder.publish(&event, reference).await {
+        tracing::debug!("cannot record an event: {e}");
+    }
+}
+
+/// Whether an API error says the object is not there.
+pub fn not_found(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(status) if status.code == 404)
+}
