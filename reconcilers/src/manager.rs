@@ -46,6 +46,12 @@ pub static KNOWN: &[Known] = &[
         controllers::namespace::NamespaceLifecycle
     ),
     known!(
+        "deployment-controller",
+        ["deployment"],
+        true,
+        controllers::deployment::Deployments
+    ),
+    known!(
         "replicaset-controller",
         ["replicaset"],
         true,
@@ -76,7 +82,6 @@ const UPSTREAM_ONLY: &[&str] = &[
     "garbage-collector-controller",
     "daemonset-controller",
     "job-controller",
-    "deployment-controller",
     "disruption-controller",
     "statefulset-controller",
     "cronjob-controller",
@@ -119,7 +124,6 @@ const UPSTREAM_ONLY_ALIASES: &[(&str, &str)] = &[
     ("garbagecollector", "garbage-collector-controller"),
     ("daemonset", "daemonset-controller"),
     ("job", "job-controller"),
-    ("deployment", "deployment-controller"),
     ("disruption", "disruption-controller"),
     ("statefulset", "statefulset-controller"),
     ("cronjob", "cronjob-controller"),

@@ -161,3 +161,182 @@ async fn a_replication_controller_keeps_its_pods() {
     })
     .await;
 }
+
+fn deployment(name: &str, replicas: i32, image: &str) -> k8s_openapi::api::apps::v1::Deployment {
+    serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "c", "image": image}]},
+            },
+        },
+    }))
+    .expect("a Deployment")
+}
+
+/// `kubectl rollout status`'s test of a finished rollout.
+fn rolled_out(d: &k8s_openapi::api::apps::v1::Deployment) -> bool {
+    let (Some(spec), Some(status)) = (&d.spec, &d.status) else {
+        return false;
+    };
+    let replicas = spec.replicas.unwrap_or(1);
+    status.observed_generation >= d.metadata.generation
+        && status.updated_replicas.unwrap_or(0) >= replicas
+        && status.replicas.unwrap_or(0) <= status.updated_replicas.unwrap_or(0)
+        && status.available_replicas.unwrap_or(0) >= status.updated_replicas.unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_deployment_rolls_out_a_new_template_and_back() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    let (server, _manager) = with_controllers().await;
+    let client = server.client();
+    let _kubelet = keelson_tests::workloads::mark_pods_ready(client.clone(), "default");
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), "default");
+    deployments
+        .create(&PostParams::default(), &deployment("web", 3, "nginx:1.27"))
+        .await
+        .expect("create");
+    eventually("the first rollout", || async {
+        deployments.get("web").await.is_ok_and(|d| rolled_out(&d))
+    })
+    .await;
+    let d = deployments.get("web").await.expect("get");
+    assert_eq!(
+        d.annotations()
+            .get("deployment.kubernetes.io/revision")
+            .map(String::as_str),
+        Some("1")
+    );
+    let conditions = d.status.and_then(|s| s.conditions).unwrap_or_default();
+    let progressing = conditions
+        .iter()
+        .find(|c| c.type_ == "Progressing")
+        .expect("Progressing");
+    assert_eq!(
+        progressing.reason.as_deref(),
+        Some("NewReplicaSetAvailable")
+    );
+    assert!(conditions
+        .iter()
+        .any(|c| c.type_ == "Available" && c.status == "True"));
+
+    // A new image rolls out through a second set; the first ends at 0.
+    deployments
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "nginx:1.28"}]}}}})),
+        )
+        .await
+        .expect("set image");
+    eventually("the second rollout", || async {
+        deployments.get("web").await.is_ok_and(|d| {
+            rolled_out(&d)
+                && d.annotations()
+                    .get("deployment.kubernetes.io/revision")
+                    .map(String::as_str)
+                    == Some("2")
+        })
+    })
+    .await;
+    let all = sets.list(&Default::default()).await.expect("list").items;
+    assert_eq!(all.len(), 2, "{all:?}");
+    let replicas: Vec<(String, i32)> = all
+        .iter()
+        .map(|rs| {
+            (
+                rs.annotations()
+                    .get("deployment.kubernetes.io/revision")
+                    .cloned()
+                    .unwrap_or_default(),
+                rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(-1),
+            )
+        })
+        .collect();
+    assert!(
+        replicas.contains(&("1".into(), 0)) && replicas.contains(&("2".into(), 3)),
+        "{replicas:?}"
+    );
+
+    // Back to the first template (what `kubectl rollout undo` sends): the first set returns
+    // as revision 3.
+    deployments
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}}})),
+        )
+        .await
+        .expect("undo");
+    eventually("the rollback", || async {
+        deployments.get("web").await.is_ok_and(|d| {
+            rolled_out(&d)
+                && d.annotations()
+                    .get("deployment.kubernetes.io/revision")
+                    .map(String::as_str)
+                    == Some("3")
+        })
+    })
+    .await;
+    let all = sets.list(&Default::default()).await.expect("list").items;
+    assert_eq!(all.len(), 2, "the first set is reused: {all:?}");
+}
+
+#[tokio::test]
+async fn a_recreate_deployment_removes_old_pods_before_new_ones_start() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    let (server, _manager) = with_controllers().await;
+    let client = server.client();
+    let _kubelet = keelson_tests::workloads::mark_pods_ready(client.clone(), "default");
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let mut d = deployment("re", 2, "nginx:1.27");
+    if let Some(spec) = d.spec.as_mut() {
+        spec.strategy =
+            Some(serde_json::from_value(json!({"type": "Recreate"})).expect("a strategy"));
+    }
+    deployments
+        .create(&PostParams::default(), &d)
+        .await
+        .expect("create");
+    eventually("the first rollout", || async {
+        deployments.get("re").await.is_ok_and(|d| rolled_out(&d))
+    })
+    .await;
+    deployments
+        .patch(
+            "re",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "nginx:1.28"}]}}}})),
+        )
+        .await
+        .expect("set image");
+    // Never old and new pods at once.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let images: Vec<String> = pods
+            .list(&Default::default())
+            .await
+            .expect("list")
+            .items
+            .iter()
+            .filter_map(|p| p.spec.as_ref()?.containers.first()?.image.clone())
+            .collect();
+        let old = images.iter().filter(|i| *i == "nginx:1.27").count();
+        let new = images.iter().filter(|i| *i == "nginx:1.28").count();
+        assert!(old == 0 || new == 0, "old and new pods at once: {images:?}");
+        if new == 2 && old == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the recreate did not finish: {images:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
