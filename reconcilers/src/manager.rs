@@ -37,6 +37,18 @@ macro_rules! known {
     };
 }
 
+/// A loop that is not a per-object reconciler (the garbage collector's graph).
+macro_rules! known_loop {
+    ($name:literal, [$($alias:literal),*], $default:expr, $run:path) => {
+        Known {
+            name: $name,
+            aliases: &[$($alias),*],
+            default: $default,
+            start: |ctx, shutdown| Box::pin($run(ctx, shutdown)),
+        }
+    };
+}
+
 /// Every loop Keelson's controller manager has, by upstream's names.
 pub static KNOWN: &[Known] = &[
     known!(
@@ -50,6 +62,12 @@ pub static KNOWN: &[Known] = &[
         ["deployment"],
         true,
         controllers::deployment::Deployments
+    ),
+    known_loop!(
+        "garbage-collector-controller",
+        ["garbagecollector"],
+        true,
+        controllers::garbage_collector::run
     ),
     known!(
         "replicaset-controller",
@@ -79,7 +97,6 @@ const UPSTREAM_ONLY: &[&str] = &[
     "endpointslice-mirroring-controller",
     "pod-garbage-collector-controller",
     "resourcequota-controller",
-    "garbage-collector-controller",
     "daemonset-controller",
     "job-controller",
     "disruption-controller",
@@ -121,7 +138,6 @@ const UPSTREAM_ONLY_ALIASES: &[(&str, &str)] = &[
     ("endpointslice", "endpointslice-controller"),
     ("podgc", "pod-garbage-collector-controller"),
     ("resourcequota", "resourcequota-controller"),
-    ("garbagecollector", "garbage-collector-controller"),
     ("daemonset", "daemonset-controller"),
     ("job", "job-controller"),
     ("disruption", "disruption-controller"),

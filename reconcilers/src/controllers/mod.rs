@@ -3,6 +3,7 @@
 
 pub mod deployment;
 pub mod expectations;
+pub mod garbage_collector;
 pub mod namespace;
 pub mod pods;
 pub mod replicaset;
