@@ -4,6 +4,7 @@
 pub mod deployment;
 pub mod expectations;
 pub mod garbage_collector;
+pub mod job;
 pub mod namespace;
 pub mod pods;
 pub mod replicaset;

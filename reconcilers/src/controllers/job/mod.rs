@@ -1,0 +1,253 @@
+//! `job-controller`: runs a Job's pods to completion ([`plan`] decides, this module acts):
+//! up to `parallelism` at a time until `completions` succeed (each completion index once for
+//! Indexed Jobs, with the index in an annotation, a label, the hostname and
+//! `JOB_COMPLETION_INDEX`), failed pods retried after upstream's back-off until
+//! `backoffLimit`, `activeDeadlineSeconds` and `suspend` honoured, and the status with its
+//! conditions (`SuccessCriteriaMet`/`Complete`, `FailureTarget`/`Failed`, `Suspended`).
+//! `ttl-after-finished-controller` ([`ttl`]) deletes finished Jobs after their TTL.
+
+pub mod plan;
+pub mod ttl;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector, Pod};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::EventType;
+use kube::{Api, Resource, ResourceExt};
+use serde_json::json;
+
+use super::expectations::Expectations;
+use super::{not_found, pods, publish};
+use crate::{Context, Error, Reconciler};
+
+#[derive(Default)]
+pub struct Jobs {
+    expectations: Expectations,
+}
+
+impl Reconciler for Jobs {
+    type Object = Job;
+    const NAME: &'static str = "job-controller";
+
+    fn watches(&self, c: Controller<Job>, ctx: &Context) -> Controller<Job> {
+        c.owns_shared_stream(ctx.informers.get::<Pod>().subscribe())
+    }
+
+    async fn reconcile(&self, job: Arc<Job>, ctx: Arc<Context>) -> Result<Action, Error> {
+        self.sync(&job, &ctx).await
+    }
+}
+
+/// When the last failed pod of a Job finished.
+fn last_failure(owned: &[Pod]) -> Option<jiff::Timestamp> {
+    owned
+        .iter()
+        .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Failed"))
+        .filter_map(|p| {
+            let statuses = p.status.as_ref()?.container_statuses.as_ref()?;
+            statuses
+                .iter()
+                .filter_map(|c| c.state.as_ref()?.terminated.as_ref()?.finished_at.as_ref())
+                .map(|t| t.0)
+                .max()
+        })
+        .max()
+}
+
+impl Jobs {
+    async fn sync(&self, job: &Job, ctx: &Context) -> Result<Action, Error> {
+        let (Some(namespace), Some(name), Some(uid)) = (
+            job.meta().namespace.clone(),
+            job.meta().name.clone(),
+            job.meta().uid.clone(),
+        ) else {
+            return Ok(Action::await_change());
+        };
+        let key = format!("{namespace}/{name}");
+        if job.meta().deletion_timestamp.is_some() {
+            self.expectations.forget(&key);
+            return Ok(Action::await_change());
+        }
+        let cache = ctx.informers.get::<Pod>().store();
+        if !self
+            .expectations
+            .satisfied(&key, &cache, |p: &Pod| !pods::is_active(p))
+        {
+            return Ok(Action::requeue(Duration::from_secs(1)));
+        }
+        let owned: Vec<Pod> = cache
+            .state()
+            .iter()
+            .filter(|p| p.meta().namespace.as_deref() == Some(namespace.as_str()))
+            .filter(|p| pods::controller_of(p.meta()).is_some_and(|r| r.uid == uid))
+            .map(|p| (**p).clone())
+            .collect();
+        let now = jiff::Timestamp::now();
+        let plan = plan::plan(job, &owned, now, last_failure(&owned));
+        let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
+        let recorder = ctx.recorder(Self::NAME);
+        let reference = job.object_ref(&());
+        let owner = job
+            .controller_owner_ref(&())
+            .ok_or_else(|| Error::Other(format!("{key} has no identity")))?;
+
+        let mut created = Vec::new();
+        let mut failure = None;
+        for index in &plan.start {
+            let pod = self.pod_for(job, &name, &namespace, *index, owner.clone())?;
+            match pods_api.create(&PostParams::default(), &pod).await {
+                Ok(pod) => created.push(pod),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        self.expectations.created(
+            &key,
+            created.iter().map(|p| (namespace.clone(), p.name_any())),
+        );
+        for pod in &created {
+            publish(
+                &recorder,
+                &reference,
+                EventType::Normal,
+                "SuccessfulCreate",
+                format!("Created pod: {}", pod.name_any()),
+            )
+            .await;
+        }
+        self.expectations.deleted(
+            &key,
+            plan.stop.iter().map(|n| (namespace.clone(), n.clone())),
+        );
+        for name in &plan.stop {
+            match pods_api.delete(name, &DeleteParams::default()).await {
+                Ok(_) => {
+                    publish(
+                        &recorder,
+                        &reference,
+                        EventType::Normal,
+                        "SuccessfulDelete",
+                        format!("Deleted pod: {name}"),
+                    )
+                    .await;
+                }
+                Err(e) if not_found(&e) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if let Some((condition, reason, message)) = &plan.finish {
+            if condition == &"Complete" {
+                publish(
+                    &recorder,
+                    &reference,
+                    EventType::Normal,
+                    "Completed",
+                    "Job completed".into(),
+                )
+                .await;
+            } else {
+                publish(
+                    &recorder,
+                    &reference,
+                    EventType::Warning,
+                    reason,
+                    message.clone(),
+                )
+                .await;
+            }
+        }
+        let mut status = plan.status.clone();
+        if let Some(active) = status.active.as_mut() {
+            *active = active
+                .saturating_add(i32::try_from(created.len()).unwrap_or(0))
+                .saturating_sub(i32::try_from(plan.stop.len()).unwrap_or(0))
+                .max(0);
+        }
+        if job.status.as_ref() != Some(&status) {
+            let api: Api<Job> = Api::namespaced(ctx.client.clone(), &namespace);
+            api.patch_status(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "status": status })),
+            )
+            .await?;
+        }
+        if let Some(e) = failure {
+            return Err(e.into());
+        }
+        if let Some(wait) = plan.wait {
+            return Ok(Action::requeue(wait));
+        }
+        // Come back when the active deadline passes.
+        let deadline = job.spec.as_ref().and_then(|s| s.active_deadline_seconds);
+        if let (Some(deadline), Some(start), None) =
+            (deadline, status.start_time.as_ref(), &plan.finish)
+        {
+            let elapsed = now.duration_since(start.0).as_secs_f64();
+            let left = (deadline as f64 - elapsed).max(0.0) + 0.5;
+            return Ok(Action::requeue(Duration::from_secs_f64(left)));
+        }
+        Ok(Action::await_change())
+    }
+
+    /// A pod of the Job, for a completion index when the Job is Indexed.
+    fn pod_for(
+        &self,
+        job: &Job,
+        name: &str,
+        namespace: &str,
+        index: Option<i32>,
+        owner: k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference,
+    ) -> Result<Pod, Error> {
+        let template = job
+            .spec
+            .as_ref()
+            .map(|s| s.template.clone())
+            .ok_or_else(|| Error::Other(format!("{namespace}/{name} has no pod template")))?;
+        let prefix = match index {
+            Some(i) => format!("{name}-{i}-"),
+            None => format!("{name}-"),
+        };
+        let mut pod = pods::from_template(&template, &prefix, namespace, owner);
+        if let Some(i) = index {
+            let value = i.to_string();
+            pod.metadata
+                .annotations
+                .get_or_insert_with(BTreeMap::new)
+                .insert(plan::INDEX.into(), value.clone());
+            pod.metadata
+                .labels
+                .get_or_insert_with(BTreeMap::new)
+                .insert(plan::INDEX.into(), value);
+            if let Some(spec) = pod.spec.as_mut() {
+                spec.hostname.get_or_insert_with(|| format!("{name}-{i}"));
+                let env = EnvVar {
+                    name: "JOB_COMPLETION_INDEX".into(),
+                    value: None,
+                    value_from: Some(EnvVarSource {
+                        field_ref: Some(ObjectFieldSelector {
+                            api_version: Some("v1".into()),
+                            field_path: format!("metadata.annotations['{}']", plan::INDEX),
+                        }),
+                        ..EnvVarSource::default()
+                    }),
+                };
+                for container in spec
+                    .containers
+                    .iter_mut()
+                    .chain(spec.init_containers.iter_mut().flatten())
+                {
+                    container.env.get_or_insert_with(Vec::new).push(env.clone());
+                }
+            }
+        }
+        Ok(pod)
+    }
+}

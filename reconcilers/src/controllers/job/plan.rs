@@ -1,0 +1,411 @@
+//! What a Job's next pass does, decided from the Job, its pods and the time alone: how many
+//! pods (and which completion indexes) to start, which to stop, and the status with its
+//! conditions. Kept free of the API so it can be tested over fixed inputs.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus};
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use crate::controllers::pods;
+
+/// The annotation (and label) of an Indexed Job's pod's completion index.
+pub const INDEX: &str = "batch.kubernetes.io/job-completion-index";
+
+/// Upstream's back-off before a failed Job's next pod: 10 s doubling, at most 6 minutes.
+pub fn backoff(failures: i32) -> Duration {
+    let exponent = u32::try_from(failures.saturating_sub(1).max(0))
+        .unwrap_or(0)
+        .min(10);
+    Duration::from_secs(10u64.saturating_mul(1u64 << exponent)).min(Duration::from_secs(360))
+}
+
+/// A pod's phase, when it has finished.
+fn finished(pod: &Pod) -> Option<&str> {
+    pod.status
+        .as_ref()?
+        .phase
+        .as_deref()
+        .filter(|p| matches!(*p, "Succeeded" | "Failed"))
+}
+
+pub fn index_of(pod: &Pod) -> Option<i32> {
+    pod.metadata.annotations.as_ref()?.get(INDEX)?.parse().ok()
+}
+
+/// The decisions of one pass.
+#[derive(Debug, Default, PartialEq)]
+pub struct Plan {
+    /// Pods to start: `None` for a NonIndexed Job, the completion index otherwise.
+    pub start: Vec<Option<i32>>,
+    /// Active pods to stop (by name).
+    pub stop: Vec<String>,
+    /// The finishing condition, with its reason and message, if the Job finishes now.
+    pub finish: Option<(&'static str, &'static str, String)>,
+    pub status: JobStatus,
+    /// Wait this long before starting more pods (back-off after failures).
+    pub wait: Option<Duration>,
+}
+
+/// `1,3-5,7` for a set of indexes, as upstream writes `completedIndexes`.
+pub fn compress(indexes: &BTreeSet<i32>) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut run: Option<(i32, i32)> = None;
+    for &i in indexes {
+        run = match run {
+            Some((start, end)) if end.checked_add(1) == Some(i) => Some((start, i)),
+            Some((start, end)) => {
+                parts.push(if start == end {
+                    start.to_string()
+                } else {
+                    format!("{start}-{end}")
+                });
+                Some((i, i))
+            }
+            None => Some((i, i)),
+        };
+    }
+    if let Some((start, end)) = run {
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
+    }
+    parts.join(",")
+}
+
+/// The indexes of a `completedIndexes` string (`0-2,4`); what does not parse is skipped.
+pub fn expand(text: &str) -> BTreeSet<i32> {
+    let mut out = BTreeSet::new();
+    for part in text.split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                if let (Ok(a), Ok(b)) = (a.parse::<i32>(), b.parse::<i32>()) {
+                    // Bounded: an index range never spans more than the completions allowed.
+                    out.extend((a..=b).take(100_000));
+                }
+            }
+            None => {
+                if let Ok(i) = part.parse() {
+                    out.insert(i);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Plans a pass over `job` whose pods are `owned` (all of them, finished ones included).
+pub fn plan(
+    job: &Job,
+    owned: &[Pod],
+    now: jiff::Timestamp,
+    last_failure: Option<jiff::Timestamp>,
+) -> Plan {
+    let spec = job.spec.clone().unwrap_or_default();
+    let old = job.status.clone().unwrap_or_default();
+    let indexed = spec.completion_mode.as_deref() == Some("Indexed");
+    let parallelism = spec.parallelism.unwrap_or(1).max(0);
+    let completions = spec.completions;
+    let backoff_limit = spec.backoff_limit.unwrap_or(6);
+    let suspended = spec.suspend == Some(true);
+    let already_finished = old
+        .conditions
+        .iter()
+        .flatten()
+        .any(|c| matches!(c.type_.as_str(), "Complete" | "Failed") && c.status == "True");
+
+    let active: Vec<&Pod> = owned.iter().filter(|p| pods::is_active(p)).collect();
+    let succeeded_pods: Vec<&Pod> = owned
+        .iter()
+        .filter(|p| finished(p) == Some("Succeeded"))
+        .collect();
+    let failed = i32::try_from(
+        owned
+            .iter()
+            .filter(|p| finished(p) == Some("Failed"))
+            .count(),
+    )
+    .unwrap_or(i32::MAX);
+    // Counts never go down: finished pods may be deleted after they were counted.
+    let failed = failed.max(old.failed.unwrap_or(0));
+    let mut completed: BTreeSet<i32> = if indexed {
+        succeeded_pods
+            .iter()
+            .filter_map(|p| index_of(p))
+            .filter(|i| completions.is_none_or(|c| *i < c))
+            .collect()
+    } else {
+        BTreeSet::new()
+    };
+    if indexed {
+        completed.extend(expand(old.completed_indexes.as_deref().unwrap_or("")));
+    }
+    let succeeded = if indexed {
+        i32::try_from(completed.len()).unwrap_or(i32::MAX)
+    } else {
+        i32::try_from(succeeded_pods.len())
+            .unwrap_or(i32::MAX)
+            .max(old.succeeded.unwrap_or(0))
+    };
+    let ready =
+        i32::try_from(active.iter().filter(|p| pods::is_ready(p)).count()).unwrap_or(i32::MAX);
+    let terminating = i32::try_from(
+        owned
+            .iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_some() && finished(p).is_none())
+            .count(),
+    )
+    .unwrap_or(i32::MAX);
+
+    let mut plan = Plan::default();
+    let start_time = old
+        .start_time
+        .clone()
+        .or_else(|| (!suspended).then(|| Time(now)));
+    let mut status = JobStatus {
+        active: Some(i32::try_from(active.len()).unwrap_or(i32::MAX)),
+        succeeded: Some(succeeded),
+        failed: Some(failed),
+        ready: Some(ready),
+        terminating: Some(terminating),
+        start_time,
+        completion_time: old.completion_time.clone(),
+        completed_indexes: indexed.then(|| compress(&completed)),
+        failed_indexes: old.failed_indexes.clone(),
+        conditions: old.conditions.clone(),
+        uncounted_terminated_pods: None,
+    };
+    if already_finished {
+        plan.stop = active
+            .iter()
+            .filter_map(|p| p.metadata.name.clone())
+            .collect();
+        plan.status = status;
+        return plan;
+    }
+
+    let complete = match completions {
+        Some(c) => succeeded >= c,
+        // Without completions, one success and no pod left running completes the Job.
+        None => succeeded > 0 && active.is_empty(),
+    };
+    let deadline_passed = spec
+        .active_deadline_seconds
+        .zip(status.start_time.as_ref())
+        .is_some_and(|(deadline, start)| {
+            now.duration_since(start.0).as_secs_f64() > deadline as f64
+        });
+    if complete {
+        plan.finish = Some(("Complete", "", String::new()));
+        status.completion_time = Some(Time(now));
+    } else if failed > backoff_limit {
+        plan.finish = Some((
+            "Failed",
+            "BackoffLimitExceeded",
+            "Job has reached the specified backoff limit".into(),
+        ));
+    } else if deadline_passed {
+        plan.finish = Some((
+            "Failed",
+            "DeadlineExceeded",
+            "Job was active longer than specified deadline".into(),
+        ));
+    }
+    if plan.finish.is_some() || suspended {
+        plan.stop = active
+            .iter()
+            .filter_map(|p| p.metadata.name.clone())
+            .collect();
+    } else {
+        // Start what parallelism and the remaining completions allow.
+        let wait = last_failure.filter(|_| failed > 0).and_then(|at| {
+            let since = now.duration_since(at).as_secs_f64();
+            let needed = backoff(failed).as_secs_f64();
+            (since < needed).then(|| Duration::from_secs_f64(needed - since))
+        });
+        if let Some(wait) = wait {
+            plan.wait = Some(wait);
+        } else if indexed {
+            let total = completions.unwrap_or(0).max(0);
+            let running: BTreeSet<i32> = active.iter().filter_map(|p| index_of(p)).collect();
+            let room = usize::try_from(parallelism)
+                .unwrap_or(0)
+                .saturating_sub(running.len());
+            plan.start = (0..total)
+                .filter(|i| !completed.contains(i) && !running.contains(i))
+                .take(room)
+                .map(Some)
+                .collect();
+        } else {
+            let remaining = completions.map_or(parallelism, |c| (c - succeeded).max(0));
+            let want = parallelism.min(remaining);
+            let missing = usize::try_from(want)
+                .unwrap_or(0)
+                .saturating_sub(active.len());
+            plan.start = vec![None; missing];
+        }
+    }
+    let mut conditions = status.conditions.take().unwrap_or_default();
+    let was_suspended = conditions
+        .iter()
+        .any(|c| c.type_ == "Suspended" && c.status == "True");
+    let mut set = |type_: &str, status: &str, reason: &str, message: &str| {
+        if let Some(c) = conditions.iter_mut().find(|c| c.type_ == type_) {
+            if c.status != status {
+                c.status = status.into();
+                c.last_transition_time = Some(Time(now));
+            }
+            c.reason = Some(reason.into());
+            c.message = Some(message.into());
+            c.last_probe_time = Some(Time(now));
+        } else {
+            conditions.push(JobCondition {
+                type_: type_.into(),
+                status: status.into(),
+                reason: Some(reason.into()),
+                message: Some(message.into()),
+                last_probe_time: Some(Time(now)),
+                last_transition_time: Some(Time(now)),
+            });
+        }
+    };
+    match &plan.finish {
+        Some(("Complete", _, _)) => {
+            set(
+                "SuccessCriteriaMet",
+                "True",
+                "CompletionsReached",
+                "Reached expected number of succeeded pods",
+            );
+            set(
+                "Complete",
+                "True",
+                "CompletionsReached",
+                "Reached expected number of succeeded pods",
+            );
+        }
+        Some((_, reason, message)) => {
+            set("FailureTarget", "True", reason, message);
+            set("Failed", "True", reason, message);
+        }
+        None if suspended => set("Suspended", "True", "JobSuspended", "Job suspended"),
+        None => {
+            if was_suspended {
+                set("Suspended", "False", "JobResumed", "Job resumed");
+            }
+        }
+    }
+    status.conditions = (!conditions.is_empty()).then_some(conditions);
+    plan.status = status;
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn job(spec: serde_json::Value) -> Job {
+        serde_json::from_value(json!({"metadata": {"name": "j"}, "spec": spec})).unwrap()
+    }
+
+    fn pod(name: &str, phase: &str, index: Option<i32>) -> Pod {
+        let mut annotations = serde_json::Map::new();
+        if let Some(i) = index {
+            annotations.insert(INDEX.into(), json!(i.to_string()));
+        }
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "annotations": annotations},
+            "status": {"phase": phase},
+        }))
+        .unwrap()
+    }
+
+    fn now() -> jiff::Timestamp {
+        jiff::Timestamp::from_second(1_000_000).unwrap()
+    }
+
+    #[test]
+    fn pods_start_up_to_parallelism_and_the_remaining_completions() {
+        let j = job(json!({"parallelism": 2, "completions": 3, "template": {}}));
+        assert_eq!(plan(&j, &[], now(), None).start.len(), 2);
+        let done = [
+            pod("a", "Succeeded", None),
+            pod("b", "Succeeded", None),
+            pod("c", "Running", None),
+        ];
+        assert_eq!(plan(&j, &done, now(), None).start.len(), 0);
+        let p = plan(
+            &j,
+            &[
+                pod("a", "Succeeded", None),
+                pod("b", "Succeeded", None),
+                pod("c", "Succeeded", None),
+            ],
+            now(),
+            None,
+        );
+        assert_eq!(p.finish.as_ref().map(|f| f.0), Some("Complete"));
+        assert!(p
+            .status
+            .conditions
+            .unwrap()
+            .iter()
+            .any(|c| c.type_ == "Complete" && c.status == "True"));
+    }
+
+    #[test]
+    fn indexed_jobs_run_each_index_once() {
+        let j = job(
+            json!({"parallelism": 3, "completions": 4, "completionMode": "Indexed", "template": {}}),
+        );
+        let pods = [pod("a", "Succeeded", Some(0)), pod("b", "Running", Some(2))];
+        let p = plan(&j, &pods, now(), None);
+        assert_eq!(p.start, vec![Some(1), Some(3)]);
+        assert_eq!(p.status.completed_indexes.as_deref(), Some("0"));
+        let mut all: BTreeSet<i32> = [0, 1, 2, 4, 5, 6, 9].into_iter().collect();
+        assert_eq!(compress(&all), "0-2,4-6,9");
+        assert_eq!(expand("0-2,4-6,9"), all);
+        all.clear();
+        assert_eq!(compress(&all), "");
+    }
+
+    #[test]
+    fn failures_past_the_backoff_limit_fail_the_job() {
+        let j = job(json!({"backoffLimit": 1, "template": {}}));
+        let pods = [
+            pod("a", "Failed", None),
+            pod("b", "Failed", None),
+            pod("c", "Running", None),
+        ];
+        let p = plan(&j, &pods, now(), None);
+        assert_eq!(
+            p.finish.as_ref().map(|f| (f.0, f.1)),
+            Some(("Failed", "BackoffLimitExceeded"))
+        );
+        assert_eq!(p.stop, vec!["c".to_string()]);
+        // Below the limit, the next pod waits for its back-off.
+        let j = job(json!({"backoffLimit": 6, "template": {}}));
+        let p = plan(&j, &[pod("a", "Failed", None)], now(), Some(now()));
+        assert_eq!(p.wait, Some(Duration::from_secs(10)));
+        assert_eq!(backoff(3), Duration::from_secs(40));
+        assert_eq!(backoff(30), Duration::from_secs(360));
+    }
+
+    #[test]
+    fn a_suspended_job_stops_its_pods() {
+        let j = job(json!({"suspend": true, "template": {}}));
+        let p = plan(&j, &[pod("a", "Running", None)], now(), None);
+        assert_eq!(p.stop, vec!["a".to_string()]);
+        assert!(p
+            .status
+            .conditions
+            .unwrap()
+            .iter()
+            .any(|c| c.type_ == "Suspended" && c.status == "True"));
+    }
+}
