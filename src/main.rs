@@ -226,6 +226,7 @@ impl ManagerArgs {
         keelson_reconcilers::manager::ManagerConfig {
             controllers: self.controllers.clone(),
             leader_election,
+            root_ca: None,
         }
     }
 }
@@ -595,9 +596,11 @@ async fn serve_api(
         config.authorization_mode = keelson_apiserver::auth::AuthorizationMode::AlwaysAllow;
     }
     let server = keelson_apiserver::ApiServer::start(member.clone(), config).await?;
+    let mut manager_config = args.manager.config();
+    manager_config.root_ca = Some(server.ca_certificate().to_string());
     let manager = keelson_reconcilers::manager::Manager::start(
         kube::Client::new(server.service(), "default"),
-        args.manager.config(),
+        manager_config,
     )?;
     server.set_component_health("controller-manager", Ok(()));
     let kubeconfig = std::fs::canonicalize(server.kubeconfig())

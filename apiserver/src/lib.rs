@@ -127,6 +127,8 @@ pub struct ApiServer {
     state: Arc<ApiServerState>,
     address: SocketAddr,
     kubeconfig: PathBuf,
+    /// The cluster CA's certificate (PEM).
+    ca_pem: String,
     task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -214,10 +216,13 @@ impl ApiServer {
             config.limits.clone(),
             state.registry.shutdown_token(),
         ));
+        let ca_pem = std::fs::read_to_string(pki.ca_dir.join(store_pki::CA_CERT))
+            .context("cannot read the cluster CA certificate")?;
         Ok(ApiServer {
             state,
             address,
             kubeconfig,
+            ca_pem,
             task: std::sync::Mutex::new(Some(task)),
         })
     }
@@ -236,6 +241,11 @@ impl ApiServer {
     /// report for `controller-manager` and `scheduler`).
     pub fn set_component_health(&self, name: &str, health: Result<(), String>) {
         self.state.registry.set_component_health(name, health);
+    }
+
+    /// The cluster CA's certificate (PEM), which clients verify this server with.
+    pub fn ca_certificate(&self) -> &str {
+        &self.ca_pem
     }
 
     /// The admin kubeconfig this server wrote.

@@ -35,6 +35,8 @@ pub struct Context {
     /// The process's shared informers: a loop reads caches and subscribes to changes here
     /// instead of opening its own watches.
     pub informers: Informers,
+    /// The API server's CA (PEM), which `kube-root-ca.crt` publishes.
+    pub root_ca: Option<String>,
 }
 
 impl Context {
@@ -42,6 +44,7 @@ impl Context {
         Context {
             informers: Informers::new(client.clone()),
             client,
+            root_ca: None,
         }
     }
 

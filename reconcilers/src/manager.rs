@@ -82,6 +82,24 @@ pub static KNOWN: &[Known] = &[
         controllers::job::ttl::TtlAfterFinished
     ),
     known!(
+        "endpoints-controller",
+        ["endpoint"],
+        true,
+        controllers::endpoints::LegacyEndpoints
+    ),
+    known!(
+        "endpointslice-controller",
+        ["endpointslice"],
+        true,
+        controllers::endpoints::EndpointSlices
+    ),
+    known!(
+        "root-ca-certificate-publisher-controller",
+        ["root-ca-cert-publisher"],
+        true,
+        controllers::root_ca::RootCaPublisher
+    ),
+    known!(
         "replicaset-controller",
         ["replicaset"],
         true,
@@ -104,8 +122,6 @@ pub static KNOWN: &[Known] = &[
 /// Upstream's names of loops Keelson does not have (yet): naming them is not an error.
 const UPSTREAM_ONLY: &[&str] = &[
     "serviceaccount-token-controller",
-    "endpoints-controller",
-    "endpointslice-controller",
     "endpointslice-mirroring-controller",
     "pod-garbage-collector-controller",
     "resourcequota-controller",
@@ -114,7 +130,6 @@ const UPSTREAM_ONLY: &[&str] = &[
     "statefulset-controller",
     "cronjob-controller",
     "node-lifecycle-controller",
-    "root-ca-certificate-publisher-controller",
     "taint-eviction-controller",
     "horizontal-pod-autoscaler-controller",
     "certificatesigningrequest-signing-controller",
@@ -144,8 +159,6 @@ const UPSTREAM_ONLY: &[&str] = &[
 /// Upstream's older names of the loops Keelson does not have.
 const UPSTREAM_ONLY_ALIASES: &[(&str, &str)] = &[
     ("serviceaccount-token", "serviceaccount-token-controller"),
-    ("endpoint", "endpoints-controller"),
-    ("endpointslice", "endpointslice-controller"),
     ("podgc", "pod-garbage-collector-controller"),
     ("resourcequota", "resourcequota-controller"),
     ("daemonset", "daemonset-controller"),
@@ -153,10 +166,6 @@ const UPSTREAM_ONLY_ALIASES: &[(&str, &str)] = &[
     ("statefulset", "statefulset-controller"),
     ("cronjob", "cronjob-controller"),
     ("nodelifecycle", "node-lifecycle-controller"),
-    (
-        "root-ca-cert-publisher",
-        "root-ca-certificate-publisher-controller",
-    ),
     (
         "endpointslicemirroring",
         "endpointslice-mirroring-controller",
@@ -268,6 +277,8 @@ pub struct ManagerConfig {
     pub controllers: Vec<String>,
     /// The lease to hold while running, or `None` to run at once (`--leader-elect=false`).
     pub leader_election: Option<LeaderElection>,
+    /// The API server's CA (PEM), published in every namespace as `kube-root-ca.crt`.
+    pub root_ca: Option<String>,
 }
 
 /// A running manager.
@@ -292,7 +303,9 @@ impl Manager {
                         return;
                     }
                 }
-                let ctx = Arc::new(Context::new(client.clone()));
+                let mut context = Context::new(client.clone());
+                context.root_ca = config.root_ca.clone();
+                let ctx = Arc::new(context);
                 let term = stop.child_token();
                 let loops: Vec<_> = selected
                     .iter()

@@ -19,6 +19,7 @@ pub async fn with_controllers() -> (InProcess, Manager) {
         ManagerConfig {
             controllers: vec!["*".into()],
             leader_election: None,
+            root_ca: Some("test CA".into()),
         },
     )
     .expect("the default controllers");

@@ -2,12 +2,14 @@
 //! creations and deletions they wait to see ([`expectations`]), and events.
 
 pub mod deployment;
+pub mod endpoints;
 pub mod expectations;
 pub mod garbage_collector;
 pub mod job;
 pub mod namespace;
 pub mod pods;
 pub mod replicaset;
+pub mod root_ca;
 pub mod serviceaccount;
 
 use k8s_openapi::api::core::v1::ObjectReference;

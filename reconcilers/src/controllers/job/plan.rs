@@ -165,7 +165,7 @@ pub fn plan(
     let start_time = old
         .start_time
         .clone()
-        .or_else(|| (!suspended).then(|| Time(now)));
+        .or_else(|| (!suspended).then_some(Time(now)));
     let mut status = JobStatus {
         active: Some(i32::try_from(active.len()).unwrap_or(i32::MAX)),
         succeeded: Some(succeeded),
