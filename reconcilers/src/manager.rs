@@ -100,6 +100,18 @@ pub static KNOWN: &[Known] = &[
         controllers::root_ca::RootCaPublisher
     ),
     known!(
+        "disruption-controller",
+        ["disruption"],
+        true,
+        controllers::disruption::Disruption
+    ),
+    known_loop!(
+        "pod-garbage-collector-controller",
+        ["podgc"],
+        true,
+        controllers::podgc::run
+    ),
+    known!(
         "replicaset-controller",
         ["replicaset"],
         true,
@@ -123,10 +135,8 @@ pub static KNOWN: &[Known] = &[
 const UPSTREAM_ONLY: &[&str] = &[
     "serviceaccount-token-controller",
     "endpointslice-mirroring-controller",
-    "pod-garbage-collector-controller",
     "resourcequota-controller",
     "daemonset-controller",
-    "disruption-controller",
     "statefulset-controller",
     "cronjob-controller",
     "node-lifecycle-controller",
@@ -159,10 +169,8 @@ const UPSTREAM_ONLY: &[&str] = &[
 /// Upstream's older names of the loops Keelson does not have.
 const UPSTREAM_ONLY_ALIASES: &[(&str, &str)] = &[
     ("serviceaccount-token", "serviceaccount-token-controller"),
-    ("podgc", "pod-garbage-collector-controller"),
     ("resourcequota", "resourcequota-controller"),
     ("daemonset", "daemonset-controller"),
-    ("disruption", "disruption-controller"),
     ("statefulset", "statefulset-controller"),
     ("cronjob", "cronjob-controller"),
     ("nodelifecycle", "node-lifecycle-controller"),
