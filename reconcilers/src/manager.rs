@@ -58,6 +58,12 @@ pub static KNOWN: &[Known] = &[
         controllers::namespace::NamespaceLifecycle
     ),
     known!(
+        "cronjob-controller",
+        ["cronjob"],
+        true,
+        controllers::cronjob::CronJobs
+    ),
+    known!(
         "deployment-controller",
         ["deployment"],
         true,
@@ -138,7 +144,6 @@ const UPSTREAM_ONLY: &[&str] = &[
     "resourcequota-controller",
     "daemonset-controller",
     "statefulset-controller",
-    "cronjob-controller",
     "node-lifecycle-controller",
     "taint-eviction-controller",
     "horizontal-pod-autoscaler-controller",
@@ -172,7 +177,6 @@ const UPSTREAM_ONLY_ALIASES: &[(&str, &str)] = &[
     ("resourcequota", "resourcequota-controller"),
     ("daemonset", "daemonset-controller"),
     ("statefulset", "statefulset-controller"),
-    ("cronjob", "cronjob-controller"),
     ("nodelifecycle", "node-lifecycle-controller"),
     (
         "endpointslicemirroring",

@@ -158,3 +158,65 @@ async fn a_finished_job_is_deleted_after_its_ttl() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_cron_job_starts_a_job_at_its_scheduled_minute() {
+    use k8s_openapi::api::batch::v1::CronJob;
+    let (server, _manager) = with_controllers().await;
+    let client = server.client();
+    let cron_jobs: Api<CronJob> = Api::namespaced(client.clone(), "default");
+    let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
+    let cj: CronJob = serde_json::from_value(json!({
+        "metadata": {"name": "tick"},
+        "spec": {
+            "schedule": "* * * * *",
+            "jobTemplate": {"spec": {"template": {"spec": {
+                "restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox:1.36"}],
+            }}}},
+        },
+    }))
+    .expect("a CronJob");
+    let uid = cron_jobs
+        .create(&PostParams::default(), &cj)
+        .await
+        .expect("create")
+        .uid()
+        .expect("uid");
+    // The next minute starts within 60 s.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(75);
+    let job = loop {
+        let found = jobs
+            .list(&Default::default())
+            .await
+            .expect("list")
+            .items
+            .into_iter()
+            .find(|j| j.owner_references().iter().any(|r| r.uid == uid));
+        if let Some(job) = found {
+            break job;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no Job within a minute"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    let minutes: i64 = job
+        .name_any()
+        .trim_start_matches("tick-")
+        .parse()
+        .expect("named after the minute");
+    assert!(minutes > 29_000_000, "{}", job.name_any());
+    assert!(job
+        .annotations()
+        .contains_key("batch.kubernetes.io/cronjob-scheduled-timestamp"));
+    eventually("the CronJob's status", || async {
+        cron_jobs
+            .get("tick")
+            .await
+            .ok()
+            .and_then(|c| c.status)
+            .is_some_and(|s| s.last_schedule_time.is_some() && s.active.is_some())
+    })
+    .await;
+}

@@ -1,6 +1,7 @@
 //! The built-in controllers, and what they share: the pods they own ([`pods`]), the
 //! creations and deletions they wait to see ([`expectations`]), and events.
 
+pub mod cronjob;
 pub mod deployment;
 pub mod disruption;
 pub mod endpoints;
