@@ -64,6 +64,12 @@ pub static KNOWN: &[Known] = &[
         controllers::cronjob::CronJobs
     ),
     known!(
+        "daemonset-controller",
+        ["daemonset"],
+        true,
+        controllers::daemonset::DaemonSets
+    ),
+    known!(
         "deployment-controller",
         ["deployment"],
         true,
@@ -142,7 +148,6 @@ const UPSTREAM_ONLY: &[&str] = &[
     "serviceaccount-token-controller",
     "endpointslice-mirroring-controller",
     "resourcequota-controller",
-    "daemonset-controller",
     "statefulset-controller",
     "node-lifecycle-controller",
     "taint-eviction-controller",
@@ -175,7 +180,6 @@ const UPSTREAM_ONLY: &[&str] = &[
 const UPSTREAM_ONLY_ALIASES: &[(&str, &str)] = &[
     ("serviceaccount-token", "serviceaccount-token-controller"),
     ("resourcequota", "resourcequota-controller"),
-    ("daemonset", "daemonset-controller"),
     ("statefulset", "statefulset-controller"),
     ("nodelifecycle", "node-lifecycle-controller"),
     (

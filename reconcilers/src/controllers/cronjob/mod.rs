@@ -144,7 +144,7 @@ impl Reconciler for CronJobs {
                     ),
                 )
                 .await;
-            } else if !exists && !(policy == "Forbid" && !active.is_empty()) {
+            } else if !exists && (policy != "Forbid" || active.is_empty()) {
                 if policy == "Replace" {
                     for job in &active {
                         match jobs_api
