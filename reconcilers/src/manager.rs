@@ -136,6 +136,12 @@ pub static KNOWN: &[Known] = &[
         controllers::replicaset::replication_controllers()
     ),
     known!(
+        "statefulset-controller",
+        ["statefulset"],
+        true,
+        controllers::statefulset::StatefulSets
+    ),
+    known!(
         "serviceaccount-controller",
         ["serviceaccount"],
         true,
@@ -148,7 +154,6 @@ const UPSTREAM_ONLY: &[&str] = &[
     "serviceaccount-token-controller",
     "endpointslice-mirroring-controller",
     "resourcequota-controller",
-    "statefulset-controller",
     "node-lifecycle-controller",
     "taint-eviction-controller",
     "horizontal-pod-autoscaler-controller",
@@ -180,7 +185,6 @@ const UPSTREAM_ONLY: &[&str] = &[
 const UPSTREAM_ONLY_ALIASES: &[(&str, &str)] = &[
     ("serviceaccount-token", "serviceaccount-token-controller"),
     ("resourcequota", "resourcequota-controller"),
-    ("statefulset", "statefulset-controller"),
     ("nodelifecycle", "node-lifecycle-controller"),
     (
         "endpointslicemirroring",

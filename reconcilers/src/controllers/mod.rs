@@ -16,6 +16,7 @@ pub mod pods;
 pub mod replicaset;
 pub mod root_ca;
 pub mod serviceaccount;
+pub mod statefulset;
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::events::{Event, EventType, Recorder};
