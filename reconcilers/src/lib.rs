@@ -74,6 +74,13 @@ pub trait Reconciler: Send + Sync + 'static {
     type Object: Informed;
     /// The name `--controllers` selects it by (upstream's canonical name).
     const NAME: &'static str;
+    /// Whether an object of the type is this loop's at all. Objects it is not for are dropped
+    /// from the shared change stream before they are queued, so a loop interested in a few
+    /// objects of a busy type (the node agent: the pods bound to its nodes) costs the others
+    /// nothing. All of them by default.
+    fn selects(&self, _obj: &Self::Object) -> bool {
+        true
+    }
     /// Adds triggers beyond changes of the object itself, from other informers (objects it
     /// owns, objects it reads).
     fn watches(
@@ -92,12 +99,16 @@ pub trait Reconciler: Send + Sync + 'static {
 
 /// Runs a reconciler until `shutdown` is cancelled; reconciles in progress finish first.
 pub async fn run<R: Reconciler>(reconciler: R, ctx: Arc<Context>, shutdown: CancellationToken) {
+    let reconciler = Arc::new(reconciler);
     let informer = ctx.informers.get::<R::Object>();
-    let controller = Controller::for_shared_stream(informer.subscribe(), informer.store());
+    let selector = reconciler.clone();
+    let trigger = informer
+        .subscribe()
+        .filter(move |obj| std::future::ready(selector.selects(obj)));
+    let controller = Controller::for_shared_stream(trigger, informer.store());
     let controller = reconciler
         .watches(controller, &ctx)
         .graceful_shutdown_on(async move { shutdown.cancelled().await });
-    let reconciler = Arc::new(reconciler);
     controller
         .run(
             move |obj, ctx| {
