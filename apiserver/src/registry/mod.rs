@@ -1224,7 +1224,8 @@ impl Registry {
                     finalizers.push(json!(f));
                 }
             }
-            let graceful = target.strategy().graceful_delete(&current) && grace != Some(0);
+            let grace = grace.unwrap_or_else(|| target.strategy().default_grace_period(&current));
+            let graceful = target.strategy().graceful_delete(&current) && grace != 0;
             if !finalizers.is_empty() || graceful || target.strategy().pending_finalizers(&current)
             {
                 if meta_str(&current, "deletionTimestamp").is_some() && added.is_none() {
@@ -1240,7 +1241,7 @@ impl Registry {
                     .or_insert_with(|| json!(now_rfc3339()));
                 meta.insert(
                     "deletionGracePeriodSeconds".into(),
-                    json!(grace.unwrap_or(if graceful { 30 } else { 0 })),
+                    json!(if graceful { grace } else { 0 }),
                 );
                 if !finalizers.is_empty() {
                     meta.insert("finalizers".into(), Value::Array(finalizers));

@@ -128,6 +128,10 @@ pub trait Strategy: Send + Sync {
     fn graceful_delete(&self, _obj: &Value) -> bool {
         false
     }
+    /// The grace period of a graceful deletion that names none (0 deletes at once).
+    fn default_grace_period(&self, _obj: &Value) -> i64 {
+        30
+    }
     /// Finalizers outside `metadata.finalizers` that hold a deleted object (a namespace's
     /// `spec.finalizers`).
     fn pending_finalizers(&self, _obj: &Value) -> bool {

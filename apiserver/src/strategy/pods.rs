@@ -178,10 +178,23 @@ impl Strategy for Pods {
         LABELS
     }
     fn graceful_delete(&self, obj: &Value) -> bool {
-        // A pod on a node stops there first; an unscheduled one has nothing to stop.
-        obj.pointer("/spec/nodeName")
+        // A pod on a node stops there first; an unscheduled or finished one has nothing to
+        // stop (upstream's `CheckGracefulDelete`).
+        let on_node = obj
+            .pointer("/spec/nodeName")
             .and_then(Value::as_str)
-            .is_some_and(|n| !n.is_empty())
+            .is_some_and(|n| !n.is_empty());
+        let finished = matches!(
+            obj.pointer("/status/phase").and_then(Value::as_str),
+            Some("Succeeded" | "Failed")
+        );
+        on_node && !finished
+    }
+    fn default_grace_period(&self, obj: &Value) -> i64 {
+        // The pod's own, which defaulting set (30 s unless the spec says).
+        obj.pointer("/spec/terminationGracePeriodSeconds")
+            .and_then(Value::as_i64)
+            .unwrap_or(30)
     }
 }
 
@@ -576,6 +589,23 @@ mod tests {
         let got = errors_of(json!({"metadata": {"name": "p", "resourceVersion": "3"},
             "spec": spec(json!({"ephemeralContainers": [{"name": "d", "image": "busybox"}]}))}));
         assert_eq!(got, vec![]);
+    }
+
+    #[test]
+    fn deletion_waits_for_the_pods_own_grace_period_while_it_runs_on_a_node() {
+        let mut pod = json!({"metadata": {"name": "p"}, "spec": spec(json!({"nodeName": "n1"}))});
+        Pods.default(&mut pod);
+        assert!(Pods.graceful_delete(&pod));
+        assert_eq!(Pods.default_grace_period(&pod), 30);
+        pod["spec"]["terminationGracePeriodSeconds"] = json!(3);
+        assert_eq!(Pods.default_grace_period(&pod), 3);
+        pod["status"] = json!({"phase": "Succeeded"});
+        assert!(
+            !Pods.graceful_delete(&pod),
+            "a finished pod has nothing to stop"
+        );
+        let unscheduled = json!({"metadata": {"name": "p"}, "spec": spec(json!({}))});
+        assert!(!Pods.graceful_delete(&unscheduled));
     }
 
     #[test]
