@@ -34,12 +34,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run Keelson on this machine: a single-member store and the API server (controllers,
-    /// scheduler and node join them as they are built).
+    /// Run Keelson on this machine: a single-member store, the API server, the controllers
+    /// and, with --simulated-nodes, simulated nodes.
     Up(UpArgs),
     /// Run one member of an HA cluster: a store member and an API server. Three of them
     /// serve the same objects; any of them answers kubectl.
     Server(ServerArgs),
+    /// Run node agents against a cluster (any Kubernetes API server, through a kubeconfig):
+    /// so far simulated nodes, whose pods run with the fake runtime.
+    Node(NodeArgs),
     /// The replicated key-value store: run a member, or talk to a running one.
     Store(StoreArgs),
     /// Benchmarks that print figures.
@@ -159,6 +162,55 @@ struct UpArgs {
     /// Address of the store's mutual-TLS port.
     #[arg(long, default_value = "127.0.0.1:7380")]
     store_listen: SocketAddr,
+    #[command(flatten)]
+    nodes: SimulatedNodeArgs,
+}
+
+/// `keelson node`: node agents out of process.
+#[derive(Args)]
+struct NodeArgs {
+    /// The cluster to join (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    #[command(flatten)]
+    nodes: SimulatedNodeArgs,
+}
+
+/// The simulated nodes' flags, shared by `up` and `node`.
+#[derive(Args)]
+struct SimulatedNodeArgs {
+    /// How many simulated nodes to run in this process; their pods run with the fake
+    /// runtime, whose containers exit as the pods' `sim.keelson.dev/*` annotations say.
+    #[arg(long, default_value_t = 0)]
+    simulated_nodes: u32,
+    /// The nodes are named `<prefix>-1` to `<prefix>-N` (default: `keelson-node` in `up`,
+    /// the host's name in `node`).
+    #[arg(long)]
+    node_name_prefix: Option<String>,
+    /// Each node's capacity (and allocatable), `name=quantity,...`; entries replace the
+    /// defaults of their name.
+    #[arg(long, default_value = keelson_node::config::DEFAULT_CAPACITY, value_parser = keelson_node::config::parse_capacity)]
+    simulated_node_capacity: BTreeMap<String, String>,
+    /// Labels of each node beyond the standard ones, `key=value,...`.
+    #[arg(long, default_value = "", value_parser = keelson_node::config::parse_labels)]
+    simulated_node_labels: BTreeMap<String, String>,
+    /// Where the nodes' pod CIDRs come from: a free /24 each (upstream's flag of the
+    /// controller manager).
+    #[arg(long, default_value = keelson_node::config::DEFAULT_CLUSTER_CIDR)]
+    cluster_cidr: keelson_node::ipam::Cidr,
+}
+
+impl SimulatedNodeArgs {
+    /// The nodes' configuration, named `<default_prefix>-N` unless --node-name-prefix says.
+    fn config(&self, default_prefix: &str) -> anyhow::Result<keelson_node::SimulatedNodesConfig> {
+        let prefix = self.node_name_prefix.as_deref().unwrap_or(default_prefix);
+        let mut config = keelson_node::SimulatedNodesConfig::new(self.simulated_nodes, prefix);
+        config.capacity = self.simulated_node_capacity.clone();
+        config.labels = self.simulated_node_labels.clone();
+        config.cluster_cidr = self.cluster_cidr;
+        config.check().map_err(anyhow::Error::msg)?;
+        Ok(config)
+    }
 }
 
 /// The API server's flags, shared by `up` and `server`.
@@ -341,6 +393,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Up(args) => up(args).await,
         Command::Server(args) => server(args).await,
+        Command::Node(args) => node(args).await,
         Command::Store(store) => run_store(store.command, &store.client).await,
         Command::Bench(BenchCommand::Store(args)) => bench::store(args).await,
         Command::Bench(BenchCommand::Api(args)) => bench_api::api(args).await,
@@ -536,6 +589,7 @@ fn check_api_args(args: &ApiArgs) -> anyhow::Result<()> {
 /// Runs the single-member store and the API server in one process.
 async fn up(args: UpArgs) -> anyhow::Result<()> {
     check_api_args(&args.api)?;
+    let nodes = args.nodes.config("keelson-node")?;
     let store_args = ServeArgs {
         data_dir: args.data_dir.clone(),
         id: 1,
@@ -550,7 +604,46 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         election_timeout_max_ms: keelson_storage::DEFAULT_ELECTION_TIMEOUT_MAX.as_millis() as u64,
     };
     let member = start_member(&store_args, None).await?;
-    serve_api(member, &args.data_dir, &args.api, None, "keelson is up").await
+    serve_api(
+        member,
+        &args.data_dir,
+        &args.api,
+        None,
+        Some(nodes),
+        "keelson is up",
+    )
+    .await
+}
+
+/// Runs simulated nodes against the cluster of a kubeconfig until SIGTERM or SIGINT.
+async fn node(args: NodeArgs) -> anyhow::Result<()> {
+    if args.nodes.simulated_nodes == 0 {
+        bail!("`keelson node` runs simulated nodes only so far: give --simulated-nodes N");
+    }
+    let nodes = args
+        .nodes
+        .config(&keelson_node::config::host_name_prefix())?;
+    let config = match &args.kubeconfig {
+        Some(path) => {
+            let kubeconfig = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("cannot read the kubeconfig {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?
+        }
+        None => kube::Config::infer()
+            .await
+            .context("no kubeconfig: give --kubeconfig")?,
+    };
+    let cluster = config.cluster_url.to_string();
+    let client = kube::Client::try_from(config)?;
+    let first = nodes.node_name(1);
+    let last = nodes.node_name(nodes.count);
+    let running = keelson_node::SimulatedNodes::start(client, nodes);
+    println!("keelson node: simulated nodes {first} to {last} joining {cluster}");
+    let signal = termination().await?;
+    println!("{signal}: shutting down");
+    running.shutdown().await;
+    println!("stopped");
+    Ok(())
 }
 
 /// Runs one member of an HA cluster: a store member and an API server.
@@ -569,18 +662,20 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
         &args.store.data_dir,
         &args.api,
         Some(args.api_ca_dir),
+        None,
         &banner,
     )
     .await
 }
 
-/// Starts the API server and the controllers over a running store member, says where the
-/// kubeconfig is, and serves until Ctrl-C.
+/// Starts the API server, the controllers and the simulated nodes over a running store
+/// member, says where the kubeconfig is, and serves until Ctrl-C.
 async fn serve_api(
     member: Member,
     data_dir: &Path,
     args: &ApiArgs,
     ca_dir: Option<PathBuf>,
+    nodes: Option<keelson_node::SimulatedNodesConfig>,
     banner: &str,
 ) -> anyhow::Result<()> {
     let mut config = keelson_apiserver::ApiServerConfig::new(
@@ -603,6 +698,13 @@ async fn serve_api(
         manager_config,
     )?;
     server.set_component_health("controller-manager", Ok(()));
+    let simulated = nodes
+        .as_ref()
+        .filter(|config| config.count > 0)
+        .map(|config| (config.node_name(1), config.node_name(config.count)));
+    let nodes = nodes.map(|config| {
+        keelson_node::SimulatedNodes::start(kube::Client::new(server.service(), "default"), config)
+    });
     let kubeconfig = std::fs::canonicalize(server.kubeconfig())
         .unwrap_or_else(|_| server.kubeconfig().to_path_buf());
     println!(
@@ -615,8 +717,14 @@ async fn serve_api(
         "try: export KUBECONFIG={} && kubectl get namespaces",
         kubeconfig.display()
     );
+    if let Some((first, last)) = simulated {
+        println!("simulated nodes: {first} to {last} (their pods run with the fake runtime)");
+    }
     let signal = termination().await?;
     println!("{signal}: shutting down");
+    if let Some(nodes) = nodes {
+        nodes.shutdown().await;
+    }
     manager.shutdown().await;
     server.shutdown().await;
     member.shutdown().await;

@@ -1,7 +1,8 @@
 //! End-to-end test support: run the real `keelson` binary as separate processes, make the
 //! cluster's certificates with the same commands the README documents, check recorded
 //! histories for linearizability, and drive real clients against `keelson up`: kubectl
-//! ([`cluster`]), helm ([`helm`]) and the official Python client ([`python`]).
+//! ([`cluster`]), helm ([`helm`]) and the official Python client ([`python`]); read pods
+//! and nodes of simulated nodes and run `keelson node` ([`simulated`]).
 //!
 //! The binary is the one cargo built next to the test executable (`tests/run.sh` builds it
 //! first); set `KEELSON_BIN` to use another. A missing binary fails the test with a message
@@ -13,6 +14,7 @@ pub mod https;
 pub mod in_process;
 pub mod linearizability;
 pub mod python;
+pub mod simulated;
 pub mod workloads;
 
 use std::net::TcpListener;
