@@ -34,6 +34,9 @@ impl<K> Informed for K where
 pub struct Informer<K: Informed> {
     store: Store<K>,
     changes: broadcast::Sender<Arc<K>>,
+    /// True once the first list has filled the cache. (Tracked here rather than with the
+    /// store's own readiness, whose waiters are not all woken when several wait at once.)
+    listed: tokio::sync::watch::Receiver<bool>,
 }
 
 impl<K: Informed> Clone for Informer<K> {
@@ -41,6 +44,7 @@ impl<K: Informed> Clone for Informer<K> {
         Informer {
             store: self.store.clone(),
             changes: self.changes.clone(),
+            listed: self.listed.clone(),
         }
     }
 }
@@ -71,7 +75,8 @@ impl<K: Informed> Informer<K> {
 
     /// Waits until the first list has filled the cache.
     pub async fn ready(&self) {
-        let _ = self.store.wait_until_ready().await;
+        let mut listed = self.listed.clone();
+        let _ = listed.wait_for(|listed| *listed).await;
     }
 }
 
@@ -109,6 +114,7 @@ impl Informers {
     fn start<K: Informed>(&self) -> Informer<K> {
         let (store, writer) = reflector::store();
         let (changes, _) = broadcast::channel(FAN_OUT);
+        let (listed_tx, listed) = tokio::sync::watch::channel(false);
         let api: Api<K> = Api::all(self.client.clone());
         let sender = changes.clone();
         let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()))
@@ -119,7 +125,11 @@ impl Informers {
                 let objects = match event {
                     Ok(watcher::Event::Apply(obj) | watcher::Event::Delete(obj)) => vec![obj],
                     Ok(watcher::Event::InitApply(obj)) => vec![obj],
-                    Ok(watcher::Event::Init | watcher::Event::InitDone) => continue,
+                    Ok(watcher::Event::InitDone) => {
+                        let _ = listed_tx.send(true);
+                        continue;
+                    }
+                    Ok(watcher::Event::Init) => continue,
                     Err(e) => {
                         tracing::debug!(kind = %K::kind(&()), "watch failed, retrying: {e}");
                         continue;
@@ -131,6 +141,10 @@ impl Informers {
                 }
             }
         });
-        Informer { store, changes }
+        Informer {
+            store,
+            changes,
+            listed,
+        }
     }
 }

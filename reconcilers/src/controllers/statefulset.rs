@@ -61,9 +61,11 @@ impl Reconciler for StatefulSets {
     }
 
     async fn reconcile(&self, sts: Arc<StatefulSet>, ctx: Arc<Context>) -> Result<Action, Error> {
-        let (Some(namespace), Some(name), Some(uid)) =
-            (sts.namespace(), sts.metadata.name.clone(), sts.metadata.uid.clone())
-        else {
+        let (Some(namespace), Some(name), Some(uid)) = (
+            sts.namespace(),
+            sts.metadata.name.clone(),
+            sts.metadata.uid.clone(),
+        ) else {
             return Ok(Action::await_change());
         };
         if sts.metadata.deletion_timestamp.is_some() {
@@ -77,7 +79,8 @@ impl Reconciler for StatefulSets {
         let reference = sts.object_ref(&());
 
         // Revisions: the one pods are updated to, and the one the set ran before.
-        let revisions_api: Api<ControllerRevision> = Api::namespaced(ctx.client.clone(), &namespace);
+        let revisions_api: Api<ControllerRevision> =
+            Api::namespaced(ctx.client.clone(), &namespace);
         let revisions: Vec<ControllerRevision> = ctx
             .informers
             .get::<ControllerRevision>()
@@ -88,10 +91,24 @@ impl Reconciler for StatefulSets {
             .filter(|r| pods::controller_of(r.meta()).is_some_and(|o| o.uid == uid))
             .map(|r| (**r).clone())
             .collect();
-        let labels = spec.template.metadata.as_ref().and_then(|m| m.labels.clone()).unwrap_or_default();
+        let labels = spec
+            .template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.labels.clone())
+            .unwrap_or_default();
         let template_value = serde_json::to_value(&spec.template).unwrap_or_default();
         let collisions = sts.status.as_ref().and_then(|s| s.collision_count);
-        let update = history::current(&revisions_api, &revisions, &name, &owner, &labels, &template_value, collisions).await?;
+        let update = history::current(
+            &revisions_api,
+            &revisions,
+            &name,
+            &owner,
+            &labels,
+            &template_value,
+            collisions,
+        )
+        .await?;
         let update_name = update.name_any();
         let current_name = sts
             .status
@@ -108,7 +125,11 @@ impl Reconciler for StatefulSets {
         let start = spec.ordinals.as_ref().and_then(|o| o.start).unwrap_or(0);
         let replicas = spec.replicas.unwrap_or(1).max(0);
         let end = start.saturating_add(replicas);
-        let rolling = spec.update_strategy.as_ref().and_then(|s| s.type_.as_deref()) != Some("OnDelete");
+        let rolling = spec
+            .update_strategy
+            .as_ref()
+            .and_then(|s| s.type_.as_deref())
+            != Some("OnDelete");
         let partition = spec
             .update_strategy
             .as_ref()
@@ -127,9 +148,11 @@ impl Reconciler for StatefulSets {
             .filter_map(|p| ordinal_of(&name, p).map(|o| (o, (**p).clone())))
             .collect();
         let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
-        let claims_api: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &namespace);
+        let claims_api: Api<PersistentVolumeClaim> =
+            Api::namespaced(ctx.client.clone(), &namespace);
         let running_ready = |p: &Pod| {
-            p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running") && pods::is_ready(p)
+            p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+                && pods::is_ready(p)
         };
 
         // Create missing pods (and their claims); replace finished ones.
@@ -148,7 +171,16 @@ impl Reconciler for StatefulSets {
                 }
                 Some(pod) => {
                     if !parallel && !running_ready(pod) {
-                        self.write_status(&ctx, &sts, &by_ordinal, start, end, &current_name, &update_name).await?;
+                        self.write_status(
+                            &ctx,
+                            &sts,
+                            &by_ordinal,
+                            start,
+                            end,
+                            &current_name,
+                            &update_name,
+                        )
+                        .await?;
                         return Ok(Action::await_change());
                     }
                 }
@@ -158,25 +190,63 @@ impl Reconciler for StatefulSets {
                     } else {
                         &spec.template
                     };
-                    let revision = if ordinal < partition && rolling { &current_name } else { &update_name };
+                    let revision = if ordinal < partition && rolling {
+                        &current_name
+                    } else {
+                        &update_name
+                    };
                     let pod_name = format!("{name}-{ordinal}");
                     for claim in spec.volume_claim_templates.iter().flatten() {
                         ensure_claim(&claims_api, claim, &name, ordinal, &owner, &spec).await?;
                     }
-                    let pod = pod_for(ordinal_template, &pod_name, ordinal, revision, &name, &namespace, &spec, owner.clone());
+                    let pod = pod_for(
+                        ordinal_template,
+                        &pod_name,
+                        ordinal,
+                        revision,
+                        &name,
+                        &namespace,
+                        &spec,
+                        owner.clone(),
+                    );
                     match pods_api.create(&PostParams::default(), &pod).await {
                         Ok(created) => {
-                            publish(&recorder, &reference, EventType::Normal, "SuccessfulCreate", format!("create Pod {pod_name} in StatefulSet {name} successful")).await;
+                            publish(
+                                &recorder,
+                                &reference,
+                                EventType::Normal,
+                                "SuccessfulCreate",
+                                format!("create Pod {pod_name} in StatefulSet {name} successful"),
+                            )
+                            .await;
                             by_ordinal.insert(ordinal, created);
                         }
                         Err(kube::Error::Api(e)) if e.code == 409 => {}
                         Err(e) => {
-                            publish(&recorder, &reference, EventType::Warning, "FailedCreate", format!("create Pod {pod_name} in StatefulSet {name} failed error: {e}")).await;
+                            publish(
+                                &recorder,
+                                &reference,
+                                EventType::Warning,
+                                "FailedCreate",
+                                format!(
+                                    "create Pod {pod_name} in StatefulSet {name} failed error: {e}"
+                                ),
+                            )
+                            .await;
                             return Err(e.into());
                         }
                     }
                     if !parallel {
-                        self.write_status(&ctx, &sts, &by_ordinal, start, end, &current_name, &update_name).await?;
+                        self.write_status(
+                            &ctx,
+                            &sts,
+                            &by_ordinal,
+                            start,
+                            end,
+                            &current_name,
+                            &update_name,
+                        )
+                        .await?;
                         return Ok(Action::await_change());
                     }
                 }
@@ -195,7 +265,16 @@ impl Reconciler for StatefulSets {
                 delete_pod(&pods_api, pod, &recorder, &reference).await?;
             }
             if !parallel {
-                self.write_status(&ctx, &sts, &by_ordinal, start, end, &current_name, &update_name).await?;
+                self.write_status(
+                    &ctx,
+                    &sts,
+                    &by_ordinal,
+                    start,
+                    end,
+                    &current_name,
+                    &update_name,
+                )
+                .await?;
                 return Ok(Action::await_change());
             }
         }
@@ -209,20 +288,43 @@ impl Reconciler for StatefulSets {
                 .and_then(|r| r.max_unavailable.as_ref())
                 .map_or(1, |m| resolve(Some(m), replicas, 0, false).max(1));
             let unavailable = by_ordinal.values().filter(|p| !running_ready(p)).count();
-            let mut budget = usize::try_from(max_unavailable).unwrap_or(1).saturating_sub(unavailable);
+            let mut budget = usize::try_from(max_unavailable)
+                .unwrap_or(1)
+                .saturating_sub(unavailable);
             for (ordinal, pod) in by_ordinal.iter().rev() {
                 if *ordinal < partition.max(start) || *ordinal >= end || budget == 0 {
                     continue;
                 }
-                if revision_of(pod) != Some(&update_name) && pod.metadata.deletion_timestamp.is_none() {
+                if revision_of(pod) != Some(&update_name)
+                    && pod.metadata.deletion_timestamp.is_none()
+                {
                     delete_pod(&pods_api, pod, &recorder, &reference).await?;
                     budget -= 1;
                 }
             }
         }
-        self.write_status(&ctx, &sts, &by_ordinal, start, end, &current_name, &update_name).await?;
-        let in_use: Vec<String> = by_ordinal.values().filter_map(|p| revision_of(p).cloned()).chain([update_name, current_name]).collect();
-        history::truncate(&revisions_api, &revisions, &in_use, spec.revision_history_limit.unwrap_or(10)).await?;
+        self.write_status(
+            &ctx,
+            &sts,
+            &by_ordinal,
+            start,
+            end,
+            &current_name,
+            &update_name,
+        )
+        .await?;
+        let in_use: Vec<String> = by_ordinal
+            .values()
+            .filter_map(|p| revision_of(p).cloned())
+            .chain([update_name, current_name])
+            .collect();
+        history::truncate(
+            &revisions_api,
+            &revisions,
+            &in_use,
+            spec.revision_history_limit.unwrap_or(10),
+        )
+        .await?;
         Ok(Action::await_change())
     }
 }
@@ -249,14 +351,24 @@ impl StatefulSets {
             i32::try_from(in_range.iter().filter(|p| f(p)).count()).unwrap_or(i32::MAX)
         };
         let min_ready = std::time::Duration::from_secs(
-            u64::try_from(sts.spec.as_ref().and_then(|s| s.min_ready_seconds).unwrap_or(0)).unwrap_or(0),
+            u64::try_from(
+                sts.spec
+                    .as_ref()
+                    .and_then(|s| s.min_ready_seconds)
+                    .unwrap_or(0),
+            )
+            .unwrap_or(0),
         );
         let now = jiff::Timestamp::now();
         let updated = count(&|p| revision_of(p).map(String::as_str) == Some(update));
         let replicas = count(&|_| true);
         let desired = end - start;
         // Once every pod runs the update revision, it is the current one.
-        let current = if updated == desired && replicas == desired { update } else { current };
+        let current = if updated == desired && replicas == desired {
+            update
+        } else {
+            current
+        };
         let status = json!({
             "replicas": replicas,
             "readyReplicas": count(&pods::is_ready),
@@ -274,9 +386,14 @@ impl StatefulSets {
             .flatten()
             .any(|(k, v)| old.get(k).unwrap_or(&json!(0)) != v);
         if changed {
-            let api: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), &sts.namespace().unwrap_or_default());
-            api.patch_status(&sts.name_any(), &PatchParams::default(), &Patch::Merge(json!({ "status": status })))
-                .await?;
+            let api: Api<StatefulSet> =
+                Api::namespaced(ctx.client.clone(), &sts.namespace().unwrap_or_default());
+            api.patch_status(
+                &sts.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "status": status })),
+            )
+            .await?;
         }
         Ok(())
     }
@@ -290,7 +407,18 @@ async fn delete_pod(
 ) -> Result<(), Error> {
     match api.delete(&pod.name_any(), &DeleteParams::default()).await {
         Ok(_) => {
-            publish(recorder, reference, EventType::Normal, "SuccessfulDelete", format!("delete Pod {} in StatefulSet {} successful", pod.name_any(), reference.name.clone().unwrap_or_default())).await;
+            publish(
+                recorder,
+                reference,
+                EventType::Normal,
+                "SuccessfulDelete",
+                format!(
+                    "delete Pod {} in StatefulSet {} successful",
+                    pod.name_any(),
+                    reference.name.clone().unwrap_or_default()
+                ),
+            )
+            .await;
             Ok(())
         }
         Err(e) if not_found(&e) => Ok(()),
@@ -323,7 +451,13 @@ async fn ensure_claim(
             name: Some(claim_name),
             labels: Some(labels),
             annotations: template.metadata.annotations.clone(),
-            owner_references: delete_with_set.then(|| vec![OwnerReference { block_owner_deletion: Some(true), controller: Some(true), ..owner.clone() }]),
+            owner_references: delete_with_set.then(|| {
+                vec![OwnerReference {
+                    block_owner_deletion: Some(true),
+                    controller: Some(true),
+                    ..owner.clone()
+                }]
+            }),
             ..ObjectMeta::default()
         },
         spec: template.spec.clone(),
