@@ -263,6 +263,10 @@ struct ManagerArgs {
     /// How often candidates try to take the lease and the leader renews it.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     leader_elect_retry_period: Duration,
+    /// How long a node may go unheard (no Lease renewal) before it is marked unreachable,
+    /// tainted, and its pods evicted.
+    #[arg(long, default_value = "50s", value_parser = parse_duration)]
+    node_monitor_grace_period: Duration,
 }
 
 impl ManagerArgs {
@@ -279,6 +283,7 @@ impl ManagerArgs {
             controllers: self.controllers.clone(),
             leader_election,
             root_ca: None,
+            node_monitor_grace_period: Some(self.node_monitor_grace_period),
         }
     }
 }

@@ -37,6 +37,9 @@ pub struct Context {
     pub informers: Informers,
     /// The API server's CA (PEM), which `kube-root-ca.crt` publishes.
     pub root_ca: Option<String>,
+    /// How long a node may go unheard before it is marked unreachable
+    /// (`--node-monitor-grace-period`; upstream's default when unset).
+    pub node_monitor_grace_period: Option<Duration>,
 }
 
 impl Context {
@@ -45,6 +48,7 @@ impl Context {
             informers: Informers::new(client.clone()),
             client,
             root_ca: None,
+            node_monitor_grace_period: None,
         }
     }
 

@@ -123,6 +123,18 @@ pub static KNOWN: &[Known] = &[
         true,
         controllers::podgc::run
     ),
+    known_loop!(
+        "node-lifecycle-controller",
+        ["nodelifecycle"],
+        true,
+        controllers::node_lifecycle::run
+    ),
+    known_loop!(
+        "taint-eviction-controller",
+        [],
+        true,
+        controllers::node_lifecycle::evict
+    ),
     known!(
         "replicaset-controller",
         ["replicaset"],
@@ -154,8 +166,6 @@ const UPSTREAM_ONLY: &[&str] = &[
     "serviceaccount-token-controller",
     "endpointslice-mirroring-controller",
     "resourcequota-controller",
-    "node-lifecycle-controller",
-    "taint-eviction-controller",
     "horizontal-pod-autoscaler-controller",
     "certificatesigningrequest-signing-controller",
     "certificatesigningrequest-approving-controller",
@@ -185,7 +195,6 @@ const UPSTREAM_ONLY: &[&str] = &[
 const UPSTREAM_ONLY_ALIASES: &[(&str, &str)] = &[
     ("serviceaccount-token", "serviceaccount-token-controller"),
     ("resourcequota", "resourcequota-controller"),
-    ("nodelifecycle", "node-lifecycle-controller"),
     (
         "endpointslicemirroring",
         "endpointslice-mirroring-controller",
@@ -299,6 +308,8 @@ pub struct ManagerConfig {
     pub leader_election: Option<LeaderElection>,
     /// The API server's CA (PEM), published in every namespace as `kube-root-ca.crt`.
     pub root_ca: Option<String>,
+    /// `--node-monitor-grace-period`.
+    pub node_monitor_grace_period: Option<std::time::Duration>,
 }
 
 /// A running manager.
@@ -325,6 +336,7 @@ impl Manager {
                 }
                 let mut context = Context::new(client.clone());
                 context.root_ca = config.root_ca.clone();
+                context.node_monitor_grace_period = config.node_monitor_grace_period;
                 let ctx = Arc::new(context);
                 let term = stop.child_token();
                 let loops: Vec<_> = selected

@@ -13,16 +13,22 @@ use crate::in_process::InProcess;
 
 /// An in-process server running every default controller (no leader election).
 pub async fn with_controllers() -> (InProcess, Manager) {
+    with_controllers_configured(|_| {}).await
+}
+
+/// Like [`with_controllers`], with the manager's configuration changed by `configure`.
+pub async fn with_controllers_configured(
+    configure: impl FnOnce(&mut ManagerConfig),
+) -> (InProcess, Manager) {
     let server = InProcess::start().await;
-    let manager = Manager::start(
-        server.client(),
-        ManagerConfig {
-            controllers: vec!["*".into()],
-            leader_election: None,
-            root_ca: Some("test CA".into()),
-        },
-    )
-    .expect("the default controllers");
+    let mut config = ManagerConfig {
+        controllers: vec!["*".into()],
+        leader_election: None,
+        root_ca: Some("test CA".into()),
+        node_monitor_grace_period: None,
+    };
+    configure(&mut config);
+    let manager = Manager::start(server.client(), config).expect("the default controllers");
     (server, manager)
 }
 

@@ -91,6 +91,37 @@ fn default_pod_only(spec: &mut Value) {
     }
 }
 
+/// Upstream's DefaultTolerationSeconds admission: a new pod tolerates its node being not
+/// ready or unreachable for 300 s (unless it says otherwise), before it is evicted.
+fn add_default_tolerations(obj: &mut Value) {
+    let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let tolerations = spec.entry("tolerations").or_insert_with(|| json!([]));
+    let Some(list) = tolerations.as_array_mut() else {
+        return;
+    };
+    for key in [
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+    ] {
+        let covered = list.iter().any(|t| {
+            let effect = t.get("effect").and_then(Value::as_str).unwrap_or("");
+            let k = t.get("key").and_then(Value::as_str).unwrap_or("");
+            let exists = t.get("operator").and_then(Value::as_str) == Some("Exists");
+            (k == key || (k.is_empty() && exists)) && (effect.is_empty() || effect == "NoExecute")
+        });
+        if !covered {
+            list.push(json!({
+                "key": key,
+                "operator": "Exists",
+                "effect": "NoExecute",
+                "tolerationSeconds": 300,
+            }));
+        }
+    }
+}
+
 /// Pod templates: their spec gets a pod spec's defaults and a template's validation.
 pub struct PodTemplates;
 impl Strategy for PodTemplates {
@@ -123,6 +154,7 @@ impl Strategy for Pods {
             &["status"],
             json!({ "phase": "Pending", "qosClass": "BestEffort" }),
         );
+        add_default_tolerations(obj);
     }
     fn validate(&self, obj: &Value, causes: &mut Vec<Cause>) {
         validate_pod(obj, causes);
