@@ -142,7 +142,7 @@ async fn monitor(
                 taints.push(Taint {
                     key: key.into(),
                     effect: effect.into(),
-                    time_added: (effect == "NoExecute").then(|| Time(now)),
+                    time_added: (effect == "NoExecute").then_some(Time(now)),
                     value: None,
                 });
             }
