@@ -42,10 +42,12 @@ fn kubectl_ok(kubeconfig: &Path, server: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn three_servers_serve_the_same_objects_and_survive_the_leader() {
+/// Three `keelson server` processes of one cluster, up; the temp dir, the servers, the
+/// store's ports and the admin identity of the store.
+async fn three_servers() -> (tempfile::TempDir, Vec<Server>, Vec<u16>, PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let root = dir.path();
+    let root = dir.path().to_path_buf();
+    let root = root.as_path();
     let admin = make_cluster_pki(root, &[1, 2, 3]);
     let api_ca = root.join("api-ca");
     keelson_ok(&[
@@ -112,6 +114,13 @@ async fn three_servers_serve_the_same_objects_and_survive_the_leader() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+    (dir, servers, store_ports, admin)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_servers_serve_the_same_objects_and_survive_the_leader() {
+    let (dir, mut servers, store_ports, admin) = three_servers().await;
+    let root = dir.path();
     // One kubeconfig (server 1's) works against every server: they share the API CA.
     let kubeconfig = root.join("m1/admin.kubeconfig");
     kubectl_ok(
@@ -185,5 +194,100 @@ async fn three_servers_serve_the_same_objects_and_survive_the_leader() {
             ),
             "1"
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_controller_lease_moves_to_a_survivor_when_its_holder_dies() {
+    let (dir, mut servers, _, _) = three_servers().await;
+    let kubeconfig = dir.path().join("m1/admin.kubeconfig");
+    let holder = |api: &str| {
+        let out = kubectl(
+            &kubeconfig,
+            api,
+            &[
+                "get",
+                "lease",
+                "-n",
+                "kube-system",
+                "kube-controller-manager",
+                "-o",
+                "jsonpath={.spec.holderIdentity}",
+            ],
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let first = loop {
+        let h = holder(&servers[0].api);
+        if !h.is_empty() {
+            break h;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no server took the controller lease"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    // Exactly one server leads: the one whose log says it took this identity.
+    let leading: Vec<usize> = servers
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            std::fs::read_to_string(&s.log)
+                .unwrap_or_default()
+                .contains(&first)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(leading.len(), 1, "{first}");
+    let killed = leading[0];
+    let _ = servers[killed].child.kill();
+    let _ = servers[killed].child.wait();
+    let survivor = servers
+        .iter()
+        .enumerate()
+        .find(|(i, _)| *i != killed)
+        .map(|(_, s)| s.api.clone())
+        .unwrap_or_default();
+    // Another takes it once the lease expires (15 s), and runs the controllers.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let h = holder(&survivor);
+        if !h.is_empty() && h != first {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the lease stayed with the dead server ({first})"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    kubectl_ok(
+        &kubeconfig,
+        &survivor,
+        &[
+            "create",
+            "deployment",
+            "after",
+            "--image=nginx:1.27",
+            "--replicas=2",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let pods = kubectl(
+            &kubeconfig,
+            &survivor,
+            &["get", "pods", "-l", "app=after", "-o", "name"],
+        );
+        if String::from_utf8_lossy(&pods.stdout).lines().count() == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new leader made no pods for the Deployment"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
