@@ -703,6 +703,8 @@ async fn serve_api(
         manager_config,
     )?;
     server.set_component_health("controller-manager", Ok(()));
+    let loop_metrics = manager.metrics();
+    server.add_metrics(Box::new(move || loop_metrics.render()));
     let simulated = nodes
         .as_ref()
         .filter(|config| config.count > 0)

@@ -243,6 +243,11 @@ impl ApiServer {
         self.state.registry.set_component_health(name, health);
     }
 
+    /// Serves the metrics of something running with the server on `/metrics` too.
+    pub fn add_metrics(&self, source: metrics::MetricsSource) {
+        self.state.metrics.add_source(source);
+    }
+
     /// The cluster CA's certificate (PEM), which clients verify this server with.
     pub fn ca_certificate(&self) -> &str {
         &self.ca_pem

@@ -20,8 +20,13 @@ struct VerbLabels {
     verb: String,
 }
 
+/// Metrics of something running with the server, in Prometheus text.
+pub type MetricsSource = Box<dyn Fn() -> String + Send + Sync>;
+
 pub struct Metrics {
     registry: Mutex<Registry>,
+    /// Metrics of the loops running with the server, appended to its own.
+    sources: Mutex<Vec<MetricsSource>>,
     requests: Family<RequestLabels, Counter>,
     durations: Family<VerbLabels, Histogram>,
 }
@@ -45,6 +50,7 @@ impl Default for Metrics {
         );
         Metrics {
             registry: Mutex::new(registry),
+            sources: Mutex::new(Vec::new()),
             requests,
             durations,
         }
@@ -66,10 +72,24 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
+    /// Adds the metrics of something running with the server.
+    pub fn add_source(&self, source: MetricsSource) {
+        if let Ok(mut sources) = self.sources.lock() {
+            sources.push(source);
+        }
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::new();
         if let Ok(registry) = self.registry.lock() {
             let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+        }
+        if let Ok(sources) = self.sources.lock() {
+            for source in sources.iter() {
+                // Each source ends with its own `# EOF`; one is enough at the end.
+                let text = out.trim_end().trim_end_matches("# EOF").to_string();
+                out = text + &source();
+            }
         }
         out
     }

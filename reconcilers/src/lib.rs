@@ -16,6 +16,7 @@ pub mod controllers;
 pub mod informers;
 pub mod leader;
 pub mod manager;
+pub mod metrics;
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -40,6 +41,8 @@ pub struct Context {
     /// How long a node may go unheard before it is marked unreachable
     /// (`--node-monitor-grace-period`; upstream's default when unset).
     pub node_monitor_grace_period: Option<Duration>,
+    /// Every loop's workqueue metrics.
+    pub metrics: Arc<metrics::LoopMetrics>,
 }
 
 impl Context {
@@ -49,6 +52,7 @@ impl Context {
             client,
             root_ca: None,
             node_monitor_grace_period: None,
+            metrics: Arc::default(),
         }
     }
 
@@ -117,7 +121,14 @@ pub async fn run<R: Reconciler>(reconciler: R, ctx: Arc<Context>, shutdown: Canc
         .run(
             move |obj, ctx| {
                 let reconciler = reconciler.clone();
-                async move { reconciler.reconcile(obj, ctx).await }
+                async move {
+                    let metrics = ctx.metrics.clone();
+                    metrics.started(R::NAME);
+                    let started = std::time::Instant::now();
+                    let result = reconciler.reconcile(obj, ctx).await;
+                    metrics.finished(R::NAME, started.elapsed(), result.is_err());
+                    result
+                }
             },
             |_obj, err, _ctx| {
                 tracing::warn!(controller = R::NAME, "reconcile failed: {err}");

@@ -316,6 +316,7 @@ pub struct ManagerConfig {
 pub struct Manager {
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<()>,
+    metrics: Arc<crate::metrics::LoopMetrics>,
 }
 
 impl Manager {
@@ -327,6 +328,8 @@ impl Manager {
         let selected = select(&config.controllers)?;
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
+        let metrics = Arc::new(crate::metrics::LoopMetrics::default());
+        let loop_metrics = metrics.clone();
         let task = tokio::spawn(async move {
             loop {
                 if let Some(election) = &config.leader_election {
@@ -337,6 +340,7 @@ impl Manager {
                 let mut context = Context::new(client.clone());
                 context.root_ca = config.root_ca.clone();
                 context.node_monitor_grace_period = config.node_monitor_grace_period;
+                context.metrics = loop_metrics.clone();
                 let ctx = Arc::new(context);
                 let term = stop.child_token();
                 let loops: Vec<_> = selected
@@ -356,7 +360,16 @@ impl Manager {
                 }
             }
         });
-        Ok(Manager { shutdown, task })
+        Ok(Manager {
+            shutdown,
+            task,
+            metrics,
+        })
+    }
+
+    /// The loops' metrics (the API server's `/metrics` serves them).
+    pub fn metrics(&self) -> Arc<crate::metrics::LoopMetrics> {
+        self.metrics.clone()
     }
 
     /// Stops the loops (letting reconciles in progress finish) and releases the lease.

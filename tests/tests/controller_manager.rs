@@ -97,3 +97,19 @@ fn unknown_controllers_are_refused_at_start() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_loops_report_workqueue_metrics() {
+    let up = keelson_tests::cluster::KeelsonUp::start(&[]);
+    up.ok(&["create", "deployment", "measured", "--image=nginx:1.27"]);
+    up.eventually(
+        std::time::Duration::from_secs(30),
+        "the deployment controller's metrics",
+        || {
+            let metrics = up.ok(&["get", "--raw", "/metrics"]);
+            metrics.contains("workqueue_adds_total{name=\"deployment-controller\"}")
+                && metrics.contains("workqueue_work_duration_seconds_bucket{")
+                && metrics.contains("apiserver_request_total{")
+        },
+    );
+}
