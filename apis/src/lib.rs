@@ -6,6 +6,8 @@
 //!   `/registry/...` storage prefix; plus the merge metadata strategic merge patch needs.
 //! - [`openapi`]: builds the OpenAPI v3 documents and the discovery documents from the
 //!   catalogue. `codegen` writes them under the API server's `generated/`, which it serves.
+//! - [`quantity`]: resource quantities (`500m`, `1.5Gi`) read, compared and printed as upstream
+//!   does; the API server validates with it, the scheduler counts requests with it.
 //!
 //! ```
 //! let deployments = keelson_apis::catalogue::find("apps", "v1", "deployments").unwrap();
@@ -15,6 +17,7 @@
 
 pub mod catalogue;
 pub mod openapi;
+pub mod quantity;
 
 /// The Kubernetes version Keelson speaks; `/version` reports it.
 pub const KUBERNETES_VERSION: &str = "v1.35.0";

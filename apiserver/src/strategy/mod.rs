@@ -15,12 +15,12 @@ mod namespaces;
 mod network_policies;
 mod nodes;
 mod pods;
-mod quantity;
 mod rules;
 mod services;
 mod volumes;
 mod workloads;
 
+use keelson_apis::quantity;
 use serde_json::{Map, Value};
 
 use crate::status::Cause;

@@ -247,15 +247,17 @@ impl Quantity {
         }
     }
 
-    /// The value in thousandths, rounded away from zero (upstream's `MilliValue`), when it
-    /// fits.
-    fn milli_magnitude(&self) -> Option<u128> {
-        let exponent = i64::from(self.exponent).saturating_add(3);
+    /// The magnitude in units of `10^-scale`, rounded away from zero, when it fits.
+    fn scaled_magnitude(&self, scale: i32) -> Option<u128> {
+        let exponent = i64::from(self.exponent).saturating_add(i64::from(scale));
         if exponent >= 0 {
             let factor = pow10(u32::try_from(exponent).ok()?)?;
             self.mantissa.checked_mul(factor)
         } else {
-            let divisor = pow10(u32::try_from(-exponent).ok()?).unwrap_or(u128::MAX);
+            // A divisor beyond u128 leaves a fraction of one unit: it rounds up to one.
+            let Some(divisor) = u32::try_from(-exponent).ok().and_then(pow10) else {
+                return Some(u128::from(self.mantissa != 0));
+            };
             let whole = self.mantissa / divisor;
             Some(if self.mantissa % divisor == 0 {
                 whole
@@ -263,6 +265,32 @@ impl Quantity {
                 whole.saturating_add(1)
             })
         }
+    }
+
+    /// The value in thousandths, rounded away from zero (upstream's `MilliValue`), when it
+    /// fits.
+    fn milli_magnitude(&self) -> Option<u128> {
+        self.scaled_magnitude(3)
+    }
+
+    /// The magnitude with its sign, when it fits an `i64`.
+    fn signed(&self, magnitude: Option<u128>) -> Option<i64> {
+        let magnitude = i64::try_from(magnitude?).ok()?;
+        Some(if self.negative { -magnitude } else { magnitude })
+    }
+
+    /// The value in thousandths, rounded away from zero, as upstream's `MilliValue` reads a
+    /// CPU quantity (`250m` is 250, `0.1` is 100, `1` is 1000); `None` when it does not fit
+    /// an `i64`.
+    pub fn milli_value(&self) -> Option<i64> {
+        self.signed(self.milli_magnitude())
+    }
+
+    /// The value as a whole number, rounded away from zero, as upstream's `Value` reads a
+    /// memory or count quantity (`1Ki` is 1024, `1k` is 1000, `1500m` is 2); `None` when it
+    /// does not fit an `i64`.
+    pub fn value(&self) -> Option<i64> {
+        self.signed(self.scaled_magnitude(0))
     }
 
     /// Whether `MilliValue() % 1000 == 0`, upstream's test for integer resources.
@@ -424,6 +452,50 @@ mod tests {
         assert!(q("-1").is_negative());
         assert!(!q("0").is_negative());
         assert!(!q("-0").is_negative());
+    }
+
+    #[test]
+    fn integer_values() {
+        for (input, milli, whole) in [
+            ("0", 0, 0),
+            ("250m", 250, 1),
+            ("0.1", 100, 1),
+            ("1", 1000, 1),
+            ("2", 2000, 2),
+            ("1500m", 1500, 2),
+            ("100u", 1, 1),
+            ("1n", 1, 1),
+            ("1k", 1_000_000, 1000),
+            ("1Ki", 1_024_000, 1024),
+            ("1Mi", 1_048_576_000, 1_048_576),
+            ("1.5Gi", 1_610_612_736_000, 1_610_612_736),
+            ("1M", 1_000_000_000, 1_000_000),
+            ("1G", 1_000_000_000_000, 1_000_000_000),
+            ("1e3", 1_000_000, 1000),
+            ("12e-3", 12, 1),
+            ("1E", i64::MAX, 1_000_000_000_000_000_000),
+            ("1Ti", 1_099_511_627_776_000, 1_099_511_627_776),
+            ("1Pi", 1_125_899_906_842_624_000, 1_125_899_906_842_624),
+            ("-1", -1000, -1),
+            ("-250m", -250, -1),
+        ] {
+            let q = q(input);
+            assert_eq!(q.value(), Some(whole), "{input}");
+            if milli == i64::MAX {
+                assert_eq!(q.milli_value(), None, "{input}");
+            } else {
+                assert_eq!(q.milli_value(), Some(milli), "{input}");
+            }
+        }
+        assert_eq!(q("1Ei").value(), Some(1_152_921_504_606_846_976));
+        assert_eq!(
+            q("16Ei").value(),
+            Some(i64::MAX),
+            "binary quantities are capped"
+        );
+        assert_eq!(q("1e30").value(), None);
+        assert_eq!(q("1e-30").value(), Some(1));
+        assert_eq!(q("1e-30").milli_value(), Some(1));
     }
 
     #[test]
