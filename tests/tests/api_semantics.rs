@@ -359,10 +359,51 @@ async fn pod_binding_eviction_and_node_routes() {
     .await
     .expect("bind");
     let bound = pods.get("p").await.expect("get");
+    // The binding marks the pod scheduled, as upstream's does.
+    let scheduled = bound
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled"))
+        .map(|c| c.status.clone());
+    assert_eq!(scheduled.as_deref(), Some("True"));
     assert_eq!(
         bound.spec.and_then(|s| s.node_name).as_deref(),
         Some("node-1")
     );
+    // A pod with scheduling gates cannot be bound.
+    let gated: Pod = serde_json::from_value(json!({ "metadata": { "name": "gated" }, "spec": {
+        "schedulingGates": [{ "name": "example.com/wait" }],
+        "containers": [{ "name": "c", "image": "busybox" }] } }))
+    .expect("pod");
+    pods.create(&PostParams::default(), &gated)
+        .await
+        .expect("create");
+    let gated_binding = json!({ "apiVersion": "v1", "kind": "Binding", "metadata": { "name": "gated" }, "target": { "kind": "Node", "name": "node-1" } });
+    let err = pods
+        .create_subresource::<serde_json::Value, serde_json::Value>(
+            "binding",
+            "gated",
+            &PostParams::default(),
+            &gated_binding,
+        )
+        .await
+        .expect_err("gated");
+    assert_eq!(code(err), 409);
+    // A node registers with its status (capacity, allocatable), as a kubelet does.
+    let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(c.client.clone());
+    let node = serde_json::from_value(json!({ "metadata": { "name": "node-1" },
+        "status": { "capacity": { "cpu": "2", "pods": "110" }, "allocatable": { "cpu": "2", "pods": "110" } } }))
+    .expect("node");
+    let created = nodes
+        .create(&PostParams::default(), &node)
+        .await
+        .expect("create node");
+    let allocatable = created
+        .status
+        .and_then(|s| s.allocatable)
+        .unwrap_or_default();
+    assert_eq!(allocatable.get("cpu").map(|q| q.0.as_str()), Some("2"));
     let err = pods
         .create_subresource::<serde_json::Value, serde_json::Value>(
             "binding",

@@ -826,7 +826,7 @@ impl Registry {
                 meta.remove(cleared);
             }
         }
-        if target.has_status() {
+        if target.has_status() && !strategy.keeps_status_on_create() {
             if let Some(o) = obj.as_object_mut() {
                 o.remove("status");
             }

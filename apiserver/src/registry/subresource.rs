@@ -204,8 +204,39 @@ pub fn apply(
                     &format!("pod {name} is already assigned to node \"{assigned}\""),
                 ));
             }
+            let name = meta_str(current, "name").unwrap_or("");
+            if current.pointer("/metadata/deletionTimestamp").is_some() {
+                return Err(ApiError::conflict(
+                    "",
+                    "pods",
+                    name,
+                    &format!("pod {name} is being deleted, cannot be assigned to a host"),
+                ));
+            }
+            let gated = current
+                .pointer("/spec/schedulingGates")
+                .and_then(Value::as_array)
+                .is_some_and(|g| !g.is_empty());
+            if gated {
+                return Err(ApiError::conflict(
+                    "",
+                    "pods",
+                    name,
+                    &format!("pod {name} has non-empty .spec.schedulingGates"),
+                ));
+            }
             let mut new = current.clone();
             crate::strategy::set(&mut new, &["spec", "nodeName"], json!(node));
+            // The binding's annotations are the pod's too.
+            if let Some(annotations) = body
+                .pointer("/metadata/annotations")
+                .and_then(Value::as_object)
+            {
+                for (k, v) in annotations {
+                    crate::strategy::set(&mut new, &["metadata", "annotations", k], v.clone());
+                }
+            }
+            scheduled(&mut new);
             Ok(new)
         }
         Some("scale") => {
@@ -230,6 +261,40 @@ pub fn apply(
             Ok(new)
         }
         Some(other) => Err(unsupported(target, other)),
+    }
+}
+
+/// Marks a bound pod `PodScheduled=True`, as upstream's binding does (the transition time
+/// moves only when the condition's status changes).
+fn scheduled(pod: &mut Value) {
+    let now = super::now_rfc3339();
+    let Some(status) = pod
+        .as_object_mut()
+        .map(|o| o.entry("status").or_insert(json!({})))
+    else {
+        return;
+    };
+    let Some(status) = status.as_object_mut() else {
+        return;
+    };
+    let conditions = status.entry("conditions").or_insert(json!([]));
+    let Some(conditions) = conditions.as_array_mut() else {
+        return;
+    };
+    let existing = conditions
+        .iter_mut()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some("PodScheduled"));
+    match existing {
+        Some(c) => {
+            let since = match c.get("status").and_then(Value::as_str) {
+                Some("True") => c.get("lastTransitionTime").cloned().unwrap_or(json!(now)),
+                _ => json!(now),
+            };
+            *c = json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": since});
+        }
+        None => conditions.push(
+            json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": now}),
+        ),
     }
 }
 

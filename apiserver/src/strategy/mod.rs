@@ -108,6 +108,11 @@ pub trait Strategy: Send + Sync {
     /// What a new object starts with (after the generic metadata has been set), such as
     /// its initial status.
     fn prepare_for_create(&self, _obj: &mut Value) {}
+    /// Whether a create keeps the status the client sent (a Node registers with its
+    /// capacity); otherwise the status is dropped, as most upstream strategies reset it.
+    fn keeps_status_on_create(&self) -> bool {
+        false
+    }
     /// Carries over what an update may not change (after the generic status split).
     fn prepare_for_update(&self, _new: &mut Value, _old: &Value) {}
     fn validate(&self, _obj: &Value, _causes: &mut Vec<Cause>) {}
