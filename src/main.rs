@@ -35,7 +35,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run Keelson on this machine: a single-member store, the API server, the controllers
-    /// and, with --simulated-nodes, simulated nodes.
+    /// the scheduler and, with --simulated-nodes, simulated nodes.
     Up(UpArgs),
     /// Run one member of an HA cluster: a store member and an API server. Three of them
     /// serve the same objects; any of them answers kubectl.
@@ -241,9 +241,14 @@ struct ApiArgs {
     default_watch_cache_size: usize,
     #[command(flatten)]
     manager: ManagerArgs,
+    /// Do not run the scheduler (as k3s's flag of the same name): pods stay pending unless
+    /// another scheduler binds them.
+    #[arg(long)]
+    disable_scheduler: bool,
 }
 
-/// The controller manager's flags, by upstream's names.
+/// The controller manager's flags, by upstream's names (the leader election flags apply to
+/// the scheduler's `kube-scheduler` Lease too).
 #[derive(Args)]
 struct ManagerArgs {
     /// Controllers to run: `*` for the default set, `name` to add one, `-name` to leave one
@@ -251,7 +256,8 @@ struct ManagerArgs {
     #[arg(long, value_delimiter = ',', default_value = "*")]
     controllers: Vec<String>,
     /// Run the controllers only while holding the `kube-controller-manager` Lease in
-    /// `kube-system`, so that one server of an HA cluster runs them.
+    /// `kube-system`, and the scheduler only while holding `kube-scheduler`, so that one
+    /// server of an HA cluster runs each.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     leader_elect: bool,
     /// How long a lease holder that stops renewing keeps the lease.
@@ -270,20 +276,30 @@ struct ManagerArgs {
 }
 
 impl ManagerArgs {
-    fn config(&self) -> keelson_reconcilers::manager::ManagerConfig {
-        let leader_election = self.leader_elect.then(|| {
-            let mut election =
-                keelson_reconcilers::leader::LeaderElection::new("kube-controller-manager");
+    /// The Lease `name` with the flags' durations, when electing.
+    fn election(&self, name: &str) -> Option<keelson_reconcilers::leader::LeaderElection> {
+        self.leader_elect.then(|| {
+            let mut election = keelson_reconcilers::leader::LeaderElection::new(name);
             election.lease_duration = self.leader_elect_lease_duration;
             election.renew_deadline = self.leader_elect_renew_deadline;
             election.retry_period = self.leader_elect_retry_period;
             election
-        });
+        })
+    }
+
+    fn config(&self) -> keelson_reconcilers::manager::ManagerConfig {
         keelson_reconcilers::manager::ManagerConfig {
             controllers: self.controllers.clone(),
-            leader_election,
+            leader_election: self.election("kube-controller-manager"),
             root_ca: None,
             node_monitor_grace_period: Some(self.node_monitor_grace_period),
+        }
+    }
+
+    fn scheduler_config(&self) -> keelson_reconcilers::scheduler::SchedulerConfig {
+        keelson_reconcilers::scheduler::SchedulerConfig {
+            leader_election: self.election(keelson_reconcilers::scheduler::LEASE_NAME),
+            ..Default::default()
         }
     }
 }
@@ -673,8 +689,8 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
     .await
 }
 
-/// Starts the API server, the controllers and the simulated nodes over a running store
-/// member, says where the kubeconfig is, and serves until Ctrl-C.
+/// Starts the API server, the controllers, the scheduler and the simulated nodes over a
+/// running store member, says where the kubeconfig is, and serves until Ctrl-C.
 async fn serve_api(
     member: Member,
     data_dir: &Path,
@@ -698,13 +714,21 @@ async fn serve_api(
     let server = keelson_apiserver::ApiServer::start(member.clone(), config).await?;
     let mut manager_config = args.manager.config();
     manager_config.root_ca = Some(server.ca_certificate().to_string());
-    let manager = keelson_reconcilers::manager::Manager::start(
-        kube::Client::new(server.service(), "default"),
-        manager_config,
-    )?;
+    // One context for the controllers and the scheduler: one watch per type for the process.
+    let ctx = std::sync::Arc::new(
+        manager_config.context(kube::Client::new(server.service(), "default")),
+    );
+    let manager =
+        keelson_reconcilers::manager::Manager::start_shared(ctx.clone(), manager_config)?;
     server.set_component_health("controller-manager", Ok(()));
     let loop_metrics = manager.metrics();
     server.add_metrics(Box::new(move || loop_metrics.render()));
+    let scheduler = (!args.disable_scheduler).then(|| {
+        keelson_reconcilers::scheduler::Scheduler::start(ctx, args.manager.scheduler_config())
+    });
+    if scheduler.is_some() {
+        server.set_component_health("scheduler", Ok(()));
+    }
     let simulated = nodes
         .as_ref()
         .filter(|config| config.count > 0)
@@ -731,6 +755,9 @@ async fn serve_api(
     println!("{signal}: shutting down");
     if let Some(nodes) = nodes {
         nodes.shutdown().await;
+    }
+    if let Some(scheduler) = scheduler {
+        scheduler.shutdown().await;
     }
     manager.shutdown().await;
     server.shutdown().await;

@@ -11,12 +11,14 @@
 //! - [`manager`]: selects loops with `--controllers` and runs them while holding the
 //!   controller manager's Lease ([`leader`]).
 //! - [`controllers`]: the built-in loops.
+//! - [`scheduler`]: the default scheduler, run beside the manager under its own Lease.
 
 pub mod controllers;
 pub mod informers;
 pub mod leader;
 pub mod manager;
 pub mod metrics;
+pub mod scheduler;
 
 use std::fmt::Debug;
 use std::future::Future;

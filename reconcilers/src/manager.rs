@@ -312,6 +312,16 @@ pub struct ManagerConfig {
     pub node_monitor_grace_period: Option<std::time::Duration>,
 }
 
+impl ManagerConfig {
+    /// A context over `client` with what this configuration gives the loops.
+    pub fn context(&self, client: kube::Client) -> Context {
+        let mut context = Context::new(client);
+        context.root_ca = self.root_ca.clone();
+        context.node_monitor_grace_period = self.node_monitor_grace_period;
+        context
+    }
+}
+
 /// A running manager.
 pub struct Manager {
     shutdown: CancellationToken,
@@ -325,11 +335,22 @@ impl Manager {
         client: kube::Client,
         config: ManagerConfig,
     ) -> Result<Manager, UnknownController> {
+        let ctx = Arc::new(config.context(client));
+        Manager::start_shared(ctx, config)
+    }
+
+    /// Starts the selected loops over a context the process shares with its other loops
+    /// (the scheduler), so that all of them read the same informers: one watch per type
+    /// for the process, kept across leadership terms.
+    pub fn start_shared(
+        ctx: Arc<Context>,
+        config: ManagerConfig,
+    ) -> Result<Manager, UnknownController> {
         let selected = select(&config.controllers)?;
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
-        let metrics = Arc::new(crate::metrics::LoopMetrics::default());
-        let loop_metrics = metrics.clone();
+        let client = ctx.client.clone();
+        let metrics = ctx.metrics.clone();
         let task = tokio::spawn(async move {
             loop {
                 if let Some(election) = &config.leader_election {
@@ -337,11 +358,6 @@ impl Manager {
                         return;
                     }
                 }
-                let mut context = Context::new(client.clone());
-                context.root_ca = config.root_ca.clone();
-                context.node_monitor_grace_period = config.node_monitor_grace_period;
-                context.metrics = loop_metrics.clone();
-                let ctx = Arc::new(context);
                 let term = stop.child_token();
                 let loops: Vec<_> = selected
                     .iter()
