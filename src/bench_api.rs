@@ -4,7 +4,7 @@
 //! events, against the goals in the README (create p99 < 50 ms, list < 200 ms, no loss).
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -38,7 +38,7 @@ pub struct ApiBenchArgs {
 
 const NAMESPACE: &str = "default";
 
-fn rss_mib(pid: u32) -> f64 {
+pub(crate) fn rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
@@ -56,7 +56,7 @@ fn pod(name: &str) -> Pod {
     .unwrap_or_default()
 }
 
-async fn client(kubeconfig: &Path) -> anyhow::Result<Client> {
+pub(crate) async fn client(kubeconfig: &Path) -> anyhow::Result<Client> {
     let kubeconfig = kube::config::Kubeconfig::read_from(kubeconfig)?;
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
     Ok(Client::try_from(config)?)
@@ -73,12 +73,13 @@ fn report(verb: &str, mut latencies: Vec<Duration>, elapsed: Duration) {
     );
 }
 
-pub async fn api(args: ApiBenchArgs) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
+/// Starts `keelson up` (this binary) on free ports with its data in `dir`; returns the
+/// process (killed when dropped) and the admin kubeconfig once it is serving.
+pub(crate) fn start_keelson_up(dir: &Path) -> anyhow::Result<(Process, PathBuf)> {
     let exe = std::env::current_exe().context("the keelson binary")?;
     let mut child = Command::new(exe)
         .args(["up", "--data-dir"])
-        .arg(dir.path().join("data"))
+        .arg(dir.join("data"))
         .args([
             "--bind-address",
             "127.0.0.1",
@@ -93,19 +94,19 @@ pub async fn api(args: ApiBenchArgs) -> anyhow::Result<()> {
         .context("starting keelson up")?;
     let stdout = child.stdout.take().context("stdout")?;
     let server = Process(child);
-    let pid = server.0.id();
-    let mut kubeconfig = None;
     for line in BufReader::new(stdout).lines() {
         let line = line?;
         if let Some(path) = line.strip_prefix("admin kubeconfig: ") {
-            kubeconfig = Some(path.trim().to_string());
-            break;
+            return Ok((server, PathBuf::from(path.trim())));
         }
     }
-    let Some(kubeconfig) = kubeconfig else {
-        bail!("keelson up did not start");
-    };
-    let kubeconfig = Path::new(&kubeconfig).to_path_buf();
+    bail!("keelson up did not start")
+}
+
+pub async fn api(args: ApiBenchArgs) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (server, kubeconfig) = start_keelson_up(dir.path())?;
+    let pid = server.0.id();
     println!(
         "keelson bench api: {} pods by {} clients, {} lists, {} watchers x {} updates (RSS idle {:.0} MiB)",
         args.pods,

@@ -4,6 +4,7 @@
 mod bench;
 mod bench_api;
 mod bench_failover;
+mod bench_scheduler;
 
 // Many small allocations per request; mimalloc handles them with less contention than glibc.
 #[global_allocator]
@@ -382,6 +383,9 @@ enum BenchCommand {
     /// Three store members; the leader is SIGKILLed under writes, again and again: the time
     /// until the new leader acknowledges a write.
     Failover(bench_failover::FailoverBenchArgs),
+    /// Upstream's scheduler_perf SchedulingBasic against `keelson up`: 5,000 nodes, 1,000
+    /// pods placed, then 10,000 pods measured (pods/s, creation-to-binding p50/p99).
+    Scheduler(bench_scheduler::SchedulerBenchArgs),
 }
 
 fn main() {
@@ -419,6 +423,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Store(args)) => bench::store(args).await,
         Command::Bench(BenchCommand::Api(args)) => bench_api::api(args).await,
         Command::Bench(BenchCommand::Failover(args)) => bench_failover::failover(args).await,
+        Command::Bench(BenchCommand::Scheduler(args)) => bench_scheduler::scheduler(args).await,
     }
 }
 

@@ -353,13 +353,22 @@ impl<'a> ApplyBatch<'a> {
         }
     }
 
+    /// The batch's copy of a lease, read once per batch and then changed in place (a
+    /// lease may hold many keys: copying it per write would cost in proportion to them).
+    fn lease_mut(&mut self, id: LeaseId) -> Result<Option<&mut LeaseRecord>> {
+        if !self.leases.contains_key(&id) {
+            let read = self.reader().lease(id)?;
+            self.leases.insert(id, read);
+        }
+        Ok(self.leases.get_mut(&id).and_then(Option::as_mut))
+    }
+
     fn detach(&mut self, lease: LeaseId, key: &[u8]) -> Result<()> {
         if lease == 0 {
             return Ok(());
         }
-        if let Some(mut rec) = self.lease(lease)? {
+        if let Some(rec) = self.lease_mut(lease)? {
             rec.keys.remove(key);
-            self.leases.insert(lease, Some(rec));
         }
         Ok(())
     }
@@ -418,7 +427,7 @@ impl<'a> ApplyBatch<'a> {
         };
         for op in ops {
             if let Op::Put { lease, .. } = op {
-                if *lease != 0 && self.lease(*lease)?.is_none() {
+                if *lease != 0 && self.lease_mut(*lease)?.is_none() {
                     return Err(StoreError::LeaseNotFound(*lease));
                 }
             }
@@ -444,9 +453,18 @@ impl<'a> ApplyBatch<'a> {
                         }
                     }
                     if *lease != 0 {
-                        let mut rec = self.lease(*lease)?.unwrap_or_default();
-                        rec.keys.insert(key.clone());
-                        self.leases.insert(*lease, Some(rec));
+                        match self.lease_mut(*lease)? {
+                            Some(rec) => {
+                                rec.keys.insert(key.clone());
+                            }
+                            None => {
+                                let rec = LeaseRecord {
+                                    keys: [key.clone()].into(),
+                                    ..LeaseRecord::default()
+                                };
+                                self.leases.insert(*lease, Some(rec));
+                            }
+                        }
                     }
                     self.kv.insert(key.clone(), Some(kv.clone()));
                     events.push(Event {

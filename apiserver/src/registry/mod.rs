@@ -213,6 +213,9 @@ pub fn selected(
         })
 }
 
+/// Events written with one lease at most (upstream's `leaseMaxAttachedObjectCount`).
+const EVENTS_PER_LEASE: usize = 1000;
+
 fn now_rfc3339() -> String {
     jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -303,7 +306,9 @@ pub struct Registry {
     store: Member,
     caches: std::sync::Arc<crate::watch_cache::WatchCaches>,
     event_ttl: Duration,
-    event_lease: Mutex<Option<(u64, Instant)>>,
+    /// The lease events are written with: its id, when it was granted, and how many
+    /// events it holds.
+    event_lease: Mutex<Option<(u64, Instant, usize)>>,
     shutdown: tokio_util::sync::CancellationToken,
     /// Health of the components that run with this server, by ComponentStatus name.
     components: Mutex<std::collections::BTreeMap<String, Result<(), String>>>,
@@ -722,7 +727,9 @@ impl Registry {
 
     /// A lease shared by the events written in one window (a minute, or the TTL when
     /// shorter), so they expire between `--event-ttl` and TTL + window without one lease
-    /// per event.
+    /// per event; at most [`EVENTS_PER_LEASE`] events share one, as upstream caps the
+    /// objects attached to a lease (attaching to a lease that holds many keys costs in
+    /// proportion to them).
     fn event_lease_window(&self) -> Duration {
         self.event_ttl
             .clamp(Duration::from_secs(1), Duration::from_secs(60))
@@ -730,13 +737,22 @@ impl Registry {
 
     async fn event_lease(&self) -> ApiResult<u64> {
         let reusable = {
-            let cached = self
+            let mut cached = self
                 .event_lease
                 .lock()
                 .map_err(|_| ApiError::internal("lease cache poisoned"))?;
-            cached.filter(|(_, granted)| granted.elapsed() < self.event_lease_window())
+            match cached.as_mut() {
+                Some((id, granted, attached))
+                    if granted.elapsed() < self.event_lease_window()
+                        && *attached < EVENTS_PER_LEASE =>
+                {
+                    *attached += 1;
+                    Some(*id)
+                }
+                _ => None,
+            }
         };
-        if let Some((id, _)) = reusable {
+        if let Some(id) = reusable {
             return Ok(id);
         }
         let lease = self
@@ -744,7 +760,7 @@ impl Registry {
             .lease_grant(self.event_ttl.as_secs().max(1) + self.event_lease_window().as_secs())
             .await?;
         if let Ok(mut cached) = self.event_lease.lock() {
-            *cached = Some((lease.id, Instant::now()));
+            *cached = Some((lease.id, Instant::now(), 1));
         }
         Ok(lease.id)
     }

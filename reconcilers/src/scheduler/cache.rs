@@ -228,17 +228,18 @@ impl Cache {
         !self.image_nodes.is_empty()
     }
 
-    fn slot(&mut self, name: &str) -> &mut NodeInfo {
+    /// The slot of a node, made when missing (`None` only if the index were inconsistent).
+    fn slot(&mut self, name: &str) -> Option<&mut NodeInfo> {
         let at = match self.index.get(name) {
             Some(at) => *at,
             None => {
                 self.nodes.push(NodeInfo::empty(name));
-                let at = self.nodes.len() - 1;
+                let at = self.nodes.len().saturating_sub(1);
                 self.index.insert(name.to_string(), at);
                 at
             }
         };
-        &mut self.nodes[at]
+        self.nodes.get_mut(at)
     }
 
     fn count_images(&mut self, images: &HashMap<String, i64>, add: bool) {
@@ -257,7 +258,7 @@ impl Cache {
     /// Adds or replaces a Node; returns the previous Node object, if any.
     pub fn set_node(&mut self, node: Arc<Node>) -> Option<Arc<Node>> {
         let name = node.metadata.name.clone().unwrap_or_default();
-        let slot = self.slot(&name);
+        let slot = self.slot(&name)?;
         let previous = slot.node.take();
         let old_images = std::mem::take(&mut slot.images);
         slot.set_node(node);
@@ -336,7 +337,9 @@ impl Cache {
             },
         );
         self.count_affinity(&pod, true);
-        self.slot(node).add_pod(pod);
+        if let Some(slot) = self.slot(node) {
+            slot.add_pod(pod);
+        }
     }
 
     /// Adds or replaces a pod bound to a node (confirming an assumption).
@@ -352,7 +355,9 @@ impl Cache {
             },
         );
         self.count_affinity(&pod, true);
-        self.slot(&node).add_pod(pod);
+        if let Some(slot) = self.slot(&node) {
+            slot.add_pod(pod);
+        }
     }
 
     /// Stops counting a pod (deleted, finished, or its binding failed); the node it was on.

@@ -36,6 +36,8 @@ use crate::Context;
 /// How often the caches are compared with the informers' (a safety net for changes a
 /// subscriber missed while it was resynced).
 const SWEEP_INTERVAL: Duration = Duration::from_secs(10);
+/// How long to wait for the informers beyond pods and nodes before scheduling anyway.
+const AUXILIARY_SYNC: Duration = Duration::from_secs(30);
 /// Bindings and other writes in flight at once.
 const MAX_WRITES_IN_FLIGHT: usize = 256;
 
@@ -128,12 +130,19 @@ impl Driver {
         let ready = async {
             pods.ready().await;
             nodes.ready().await;
-            informers.get::<PriorityClass>().ready().await;
-            informers.get::<Namespace>().ready().await;
-            informers.get::<Service>().ready().await;
-            informers.get::<ReplicaSet>().ready().await;
-            informers.get::<StatefulSet>().ready().await;
-            informers.get::<ReplicationController>().ready().await;
+            // The rest refine priorities, spreading and namespace selectors; a kind the
+            // server does not serve must not keep pods from being scheduled.
+            let others = async {
+                informers.get::<PriorityClass>().ready().await;
+                informers.get::<Namespace>().ready().await;
+                informers.get::<Service>().ready().await;
+                informers.get::<ReplicaSet>().ready().await;
+                informers.get::<StatefulSet>().ready().await;
+                informers.get::<ReplicationController>().ready().await;
+            };
+            if tokio::time::timeout(AUXILIARY_SYNC, others).await.is_err() {
+                tracing::warn!("scheduling before every informer synced (PriorityClasses, Services, workloads, namespaces)");
+            }
         };
         tokio::select! {
             _ = shutdown.cancelled() => return,

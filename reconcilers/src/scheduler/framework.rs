@@ -435,6 +435,9 @@ impl Framework {
         node: &NodeInfo,
         nominator: &Nominator,
     ) -> Result<(), Status> {
+        if nominator.is_empty() {
+            return self.run_filters(run, pod, node);
+        }
         let nominated: Vec<&Arc<PodInfo>> = nominator
             .pods_on(&node.name)
             .iter()

@@ -172,15 +172,18 @@ fn pick(candidates: &[(String, Vec<Arc<PodInfo>>)]) -> Option<usize> {
             .min()
             .unwrap_or(i128::MAX)
     };
-    (0..candidates.len()).min_by(|a, b| {
-        let (va, vb) = (&candidates[*a].1, &candidates[*b].1);
-        highest(va)
-            .cmp(&highest(vb))
-            .then_with(|| sum(va).cmp(&sum(vb)))
-            .then_with(|| va.len().cmp(&vb.len()))
-            .then_with(|| earliest(vb).cmp(&earliest(va)))
-            .then_with(|| a.cmp(b))
-    })
+    candidates
+        .iter()
+        .enumerate()
+        .min_by(|(a, (_, va)), (b, (_, vb))| {
+            highest(va)
+                .cmp(&highest(vb))
+                .then_with(|| sum(va).cmp(&sum(vb)))
+                .then_with(|| va.len().cmp(&vb.len()))
+                .then_with(|| earliest(vb).cmp(&earliest(va)))
+                .then_with(|| a.cmp(b))
+        })
+        .map(|(i, _)| i)
 }
 
 /// Tries to make room for `pod`, which fits nowhere for the reasons in `fit`.

@@ -509,6 +509,11 @@ impl Nominator {
         }
     }
 
+    /// Whether no pod is nominated anywhere (the common case: filters skip the lookup).
+    pub fn is_empty(&self) -> bool {
+        self.by_pod.is_empty()
+    }
+
     /// The node a pod is nominated for.
     pub fn node_of(&self, key: &str) -> Option<&str> {
         self.by_pod.get(key).map(String::as_str)
