@@ -155,8 +155,20 @@ pub async fn scheduler(args: SchedulerBenchArgs) -> anyhow::Result<()> {
         args.nodes, args.init_pods, args.pods, args.clients
     );
 
-    let took = create_all(&kubeconfig, args.clients, args.nodes, "node-", None, create_node).await?;
-    println!("nodes    {} created in {:.1} s", args.nodes, took.as_secs_f64());
+    let took = create_all(
+        &kubeconfig,
+        args.clients,
+        args.nodes,
+        "node-",
+        None,
+        create_node,
+    )
+    .await?;
+    println!(
+        "nodes    {} created in {:.1} s",
+        args.nodes,
+        took.as_secs_f64()
+    );
 
     // A watch notes when each pod is first seen bound.
     let bound: Bound = Arc::new(Mutex::new(HashMap::new()));
@@ -177,8 +189,7 @@ pub async fn scheduler(args: SchedulerBenchArgs) -> anyhow::Result<()> {
                     .as_ref()
                     .and_then(|s| s.node_name.as_deref())
                     .is_some_and(|n| !n.is_empty());
-                if let (true, Some(name), Ok(mut bound)) =
-                    (on_node, pod.metadata.name, seen.lock())
+                if let (true, Some(name), Ok(mut bound)) = (on_node, pod.metadata.name, seen.lock())
                 {
                     bound.entry(name).or_insert(now);
                 }
@@ -187,7 +198,15 @@ pub async fn scheduler(args: SchedulerBenchArgs) -> anyhow::Result<()> {
     });
 
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
-    let took = create_all(&kubeconfig, args.clients, args.init_pods, "init-", None, create_pod).await?;
+    let took = create_all(
+        &kubeconfig,
+        args.clients,
+        args.init_pods,
+        "init-",
+        None,
+        create_pod,
+    )
+    .await?;
     let placed = wait_bound(&bound, "init-", args.init_pods, deadline).await;
     println!(
         "init     {placed} of {} pods bound (created in {:.1} s)",
@@ -224,7 +243,10 @@ pub async fn scheduler(args: SchedulerBenchArgs) -> anyhow::Result<()> {
         first_bound = Some(first_bound.map_or(*at, |f| f.min(*at)));
     }
     latencies.sort();
-    let window = last.saturating_duration_since(started).as_secs_f64().max(1e-9);
+    let window = last
+        .saturating_duration_since(started)
+        .as_secs_f64()
+        .max(1e-9);
     println!(
         "create   {} pods in {:.1} s ({:.0}/s)",
         args.pods,
@@ -241,7 +263,10 @@ pub async fn scheduler(args: SchedulerBenchArgs) -> anyhow::Result<()> {
         percentile(&latencies, 0.99),
     );
     if let Some(first) = first_bound {
-        let binding_window = last.saturating_duration_since(first).as_secs_f64().max(1e-9);
+        let binding_window = last
+            .saturating_duration_since(first)
+            .as_secs_f64()
+            .max(1e-9);
         println!(
             "         {:.0} pods/s from the first binding to the last (goal >= 1,000)",
             done as f64 / binding_window

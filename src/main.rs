@@ -720,11 +720,9 @@ async fn serve_api(
     let mut manager_config = args.manager.config();
     manager_config.root_ca = Some(server.ca_certificate().to_string());
     // One context for the controllers and the scheduler: one watch per type for the process.
-    let ctx = std::sync::Arc::new(
-        manager_config.context(kube::Client::new(server.service(), "default")),
-    );
-    let manager =
-        keelson_reconcilers::manager::Manager::start_shared(ctx.clone(), manager_config)?;
+    let ctx =
+        std::sync::Arc::new(manager_config.context(kube::Client::new(server.service(), "default")));
+    let manager = keelson_reconcilers::manager::Manager::start_shared(ctx.clone(), manager_config)?;
     server.set_component_health("controller-manager", Ok(()));
     let loop_metrics = manager.metrics();
     server.add_metrics(Box::new(move || loop_metrics.render()));
