@@ -195,10 +195,6 @@ struct SimulatedNodeArgs {
     /// Labels of each node beyond the standard ones, `key=value,...`.
     #[arg(long, default_value = "", value_parser = keelson_node::config::parse_labels)]
     simulated_node_labels: BTreeMap<String, String>,
-    /// Where the nodes' pod CIDRs come from: a free /24 each (upstream's flag of the
-    /// controller manager).
-    #[arg(long, default_value = keelson_node::config::DEFAULT_CLUSTER_CIDR)]
-    cluster_cidr: keelson_node::ipam::Cidr,
 }
 
 impl SimulatedNodeArgs {
@@ -208,7 +204,6 @@ impl SimulatedNodeArgs {
         let mut config = keelson_node::SimulatedNodesConfig::new(self.simulated_nodes, prefix);
         config.capacity = self.simulated_node_capacity.clone();
         config.labels = self.simulated_node_labels.clone();
-        config.cluster_cidr = self.cluster_cidr;
         config.check().map_err(anyhow::Error::msg)?;
         Ok(config)
     }
@@ -274,6 +269,10 @@ struct ManagerArgs {
     /// tainted, and its pods evicted.
     #[arg(long, default_value = "50s", value_parser = parse_duration)]
     node_monitor_grace_period: Duration,
+    /// Where nodes' pod CIDRs come from: the node-ipam controller gives each node a free
+    /// /24 of it.
+    #[arg(long, default_value = keelson_reconcilers::controllers::node_ipam::DEFAULT_CLUSTER_CIDR, value_parser = keelson_reconcilers::controllers::node_ipam::parse_cluster_cidr)]
+    cluster_cidr: keelson_node::ipam::Cidr,
 }
 
 impl ManagerArgs {
@@ -294,6 +293,7 @@ impl ManagerArgs {
             leader_election: self.election("kube-controller-manager"),
             root_ca: None,
             node_monitor_grace_period: Some(self.node_monitor_grace_period),
+            cluster_cidr: Some(self.cluster_cidr),
         }
     }
 

@@ -6,6 +6,7 @@
 //!   `/registry/...` storage prefix; plus the merge metadata strategic merge patch needs.
 //! - [`openapi`]: builds the OpenAPI v3 documents and the discovery documents from the
 //!   catalogue. `codegen` writes them under the API server's `generated/`, which it serves.
+//! - [`cidr`]: IPv4 CIDRs (`--cluster-cidr`, the nodes' pod CIDRs).
 //! - [`quantity`]: resource quantities (`500m`, `1.5Gi`) read, compared and printed as upstream
 //!   does; the API server validates with it, the scheduler counts requests with it.
 //!
@@ -16,6 +17,7 @@
 //! ```
 
 pub mod catalogue;
+pub mod cidr;
 pub mod openapi;
 pub mod quantity;
 

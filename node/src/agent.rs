@@ -3,7 +3,6 @@
 //! one pod loop and one housekeeping task for all of them, over the process's shared
 //! informers.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,9 +14,9 @@ use keelson_reconcilers::{run, Context};
 
 use crate::config::SimulatedNodesConfig;
 use crate::fake::FakeRuntime;
+use crate::lease;
 use crate::pods::{NodeHandle, PodLoop};
 use crate::registration::{self, Facts, Registered};
-use crate::{ipam, lease};
 
 /// How long to wait before trying a failed registration again.
 const REGISTER_RETRY: Duration = Duration::from_secs(2);
@@ -49,6 +48,9 @@ impl SimulatedNodes {
     }
 }
 
+/// Nodes registered at once (each waits for the node-ipam controller's pod CIDR).
+const REGISTERING_AT_ONCE: usize = 128;
+
 /// Registers every node, retrying each until it succeeds; `None` if shut down first.
 async fn register_all(
     client: &kube::Client,
@@ -56,38 +58,29 @@ async fn register_all(
     facts: &Facts,
     shutdown: &CancellationToken,
 ) -> Option<Vec<Registered>> {
-    let mut registered = Vec::new();
-    let mut taken: Option<BTreeSet<ipam::Cidr>> = None;
-    for index in 1..=config.count {
+    use futures::StreamExt;
+    let register_one = |index: u32| async move {
         let name = config.node_name(index);
         loop {
-            let attempt = async {
-                let taken = match &mut taken {
-                    Some(taken) => taken,
-                    None => taken.insert(registration::taken_cidrs(client).await?),
-                };
-                registration::register(client, config, facts, &name, taken)
-                    .await
-                    .map_err(anyhow::Error::from)
-            };
-            match attempt.await {
-                Ok(node) => {
-                    registered.push(node);
-                    break;
-                }
-                Err(e) => {
-                    tracing::warn!(node = %name, "cannot register the node yet: {e:#}");
-                    // Another process may have taken CIDRs meanwhile: read them again.
-                    taken = None;
-                }
+            match registration::register(client, config, facts, &name).await {
+                Ok(node) => return Some(node),
+                Err(e) => tracing::warn!(node = %name, "cannot register the node yet: {e:#}"),
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return None,
                 _ = tokio::time::sleep(REGISTER_RETRY) => {}
             }
         }
-    }
-    Some(registered)
+    };
+    let registering = futures::stream::iter(1..=config.count)
+        .map(register_one)
+        .buffered(REGISTERING_AT_ONCE)
+        .collect::<Vec<_>>();
+    let registered = tokio::select! {
+        _ = shutdown.cancelled() => return None,
+        registered = registering => registered,
+    };
+    registered.into_iter().collect()
 }
 
 async fn run_nodes(

@@ -1,17 +1,15 @@
-//! What simulated nodes are made of: how many, their names, capacity and labels, the
-//! cluster CIDR their pod CIDRs come from, and the kubelet's timings (upstream's defaults).
+//! What simulated nodes are made of: how many, their names, capacity and labels, and the
+//! kubelet's timings (upstream's defaults). Their pod CIDRs come from the node-ipam
+//! controller, as a kubelet's do.
 //! The `--simulated-node-*` flags are parsed here.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::ipam::{Cidr, NODE_CIDR_MASK_SIZE};
 use crate::quantity;
 
 /// Capacity of a simulated node unless `--simulated-node-capacity` says otherwise.
 pub const DEFAULT_CAPACITY: &str = "cpu=32,memory=256Gi,pods=110,ephemeral-storage=1Ti";
-/// Upstream's conventional pod network (kind, flannel): `/24` per node, 256 nodes.
-pub const DEFAULT_CLUSTER_CIDR: &str = "10.244.0.0/16";
 
 /// How to run a process's simulated nodes.
 #[derive(Clone, Debug)]
@@ -23,8 +21,6 @@ pub struct SimulatedNodesConfig {
     pub capacity: BTreeMap<String, String>,
     /// Labels on every node, beyond (and overriding) the standard ones.
     pub labels: BTreeMap<String, String>,
-    /// Where the nodes' pod CIDRs come from: a free `/24` each.
-    pub cluster_cidr: Cidr,
     /// The node Lease's `leaseDurationSeconds`; it is renewed every quarter of it.
     pub lease_duration: Duration,
     /// How often the node's status is computed (`nodeStatusUpdateFrequency`).
@@ -45,9 +41,6 @@ impl SimulatedNodesConfig {
             name_prefix: name_prefix.to_string(),
             capacity: parse_capacity(DEFAULT_CAPACITY).unwrap_or_default(),
             labels: BTreeMap::new(),
-            cluster_cidr: DEFAULT_CLUSTER_CIDR
-                .parse()
-                .unwrap_or_else(|_| Cidr::new(std::net::Ipv4Addr::new(10, 244, 0, 0), 16)),
             lease_duration: Duration::from_secs(40),
             status_update_frequency: Duration::from_secs(10),
             status_report_frequency: Duration::from_secs(300),
@@ -67,21 +60,6 @@ impl SimulatedNodesConfig {
             return Err(format!(
                 "--node-name-prefix: {longest:?} is not a valid node name (lower case letters, \
                  digits, '-' and '.', at most 253 characters)"
-            ));
-        }
-        let prefix = self.cluster_cidr.prefix();
-        if !(8..=NODE_CIDR_MASK_SIZE).contains(&prefix) {
-            return Err(format!(
-                "--cluster-cidr: {} must be between a /8 and a /{NODE_CIDR_MASK_SIZE}",
-                self.cluster_cidr
-            ));
-        }
-        let room = self.cluster_cidr.subnets(NODE_CIDR_MASK_SIZE);
-        if u64::from(self.count) > room {
-            return Err(format!(
-                "--cluster-cidr: {} holds {room} node CIDRs (/{NODE_CIDR_MASK_SIZE}), fewer than \
-                 {} nodes",
-                self.cluster_cidr, self.count
             ));
         }
         Ok(())
@@ -241,9 +219,6 @@ mod tests {
         config.name_prefix = "Bad_Name".into();
         assert!(config.check().unwrap_err().contains("--node-name-prefix"));
         config.name_prefix = "ok".into();
-        config.cluster_cidr = "10.0.0.0/25".parse().unwrap();
-        assert!(config.check().unwrap_err().contains("/24"));
-        config.cluster_cidr = "10.1.0.0/23".parse().unwrap();
-        assert!(config.check().unwrap_err().contains("fewer than 3 nodes"));
+        assert_eq!(config.check(), Ok(()));
     }
 }

@@ -7,7 +7,7 @@
 //! written when it changed or `nodeStatusReportFrequency` passed (the heartbeat); a Node
 //! deleted meanwhile is registered again.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use jiff::Timestamp;
@@ -17,7 +17,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::Api;
 use serde_json::json;
@@ -43,8 +43,8 @@ pub struct Registered {
 pub enum RegistrationError {
     #[error("API request failed: {0}")]
     Api(#[from] kube::Error),
-    #[error("no free /24 is left in the cluster CIDR {0}")]
-    NoCidr(Cidr),
+    #[error("no pod CIDR yet: is the node-ipam controller running?")]
+    NoPodCidr,
 }
 
 /// What a node says of itself beyond its name and addresses.
@@ -56,61 +56,57 @@ pub struct Facts {
     pub boot_id: String,
 }
 
-/// The pod CIDRs the cluster's nodes have (`spec.podCIDR`).
-pub async fn taken_cidrs(client: &kube::Client) -> Result<BTreeSet<Cidr>, kube::Error> {
-    let nodes: Api<Node> = Api::all(client.clone());
-    Ok(nodes
-        .list(&ListParams::default())
-        .await?
-        .items
-        .iter()
-        .filter_map(|n| n.spec.as_ref()?.pod_cidr.as_deref()?.parse().ok())
-        .collect())
-}
+/// How often a node waiting for its pod CIDR looks again.
+const POD_CIDR_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+/// How long one registration attempt waits for the pod CIDR before it is retried.
+const POD_CIDR_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Registers node `name` (or takes it over), choosing a pod CIDR not in `taken` (and
-/// adding it there), and writes its first status.
+/// Registers node `name` (or takes it over), waits for the node-ipam controller to give it
+/// a pod CIDR (as a kubelet's network waits for one), and writes its first status.
 pub async fn register(
     client: &kube::Client,
     config: &SimulatedNodesConfig,
     facts: &Facts,
     name: &str,
-    taken: &mut BTreeSet<Cidr>,
 ) -> Result<Registered, RegistrationError> {
     let api: Api<Node> = Api::all(client.clone());
-    let existing = api.get_opt(name).await?;
-    let own_cidr = existing
-        .as_ref()
-        .and_then(|n| n.spec.as_ref()?.pod_cidr.as_deref()?.parse::<Cidr>().ok());
-    let pod_cidr = match own_cidr {
-        Some(cidr) => cidr,
-        None => ipam::free_node_cidr(&config.cluster_cidr, taken)
-            .ok_or(RegistrationError::NoCidr(config.cluster_cidr))?,
-    };
-    taken.insert(pod_cidr);
-    let node = Registered {
-        name: name.to_string(),
-        pod_cidr,
-        address: ipam::node_address(&pod_cidr),
-    };
-    let object = node_object(&node, config);
-    let stored = match existing {
-        None => api.create(&PostParams::default(), &object).await?,
+    let mut stored = match api.get_opt(name).await? {
+        None => {
+            api.create(&PostParams::default(), &node_object(name, None, config))
+                .await?
+        }
         Some(_) => {
-            // Ours from an earlier run: labels and CIDR as configured now.
+            // Ours from an earlier run: labels as configured now.
+            let object = node_object(name, None, config);
             let patch = json!({
                 "metadata": {
                     "labels": object.metadata.labels,
                     "annotations": object.metadata.annotations,
                 },
-                "spec": {
-                    "podCIDR": pod_cidr.to_string(),
-                    "podCIDRs": [pod_cidr.to_string()],
-                },
             });
             api.patch(name, &PatchParams::default(), &Patch::Strategic(patch))
                 .await?
         }
+    };
+    let waiting = tokio::time::Instant::now();
+    let pod_cidr = loop {
+        if let Some(cidr) = stored
+            .spec
+            .as_ref()
+            .and_then(|s| s.pod_cidr.as_deref()?.parse::<Cidr>().ok())
+        {
+            break cidr;
+        }
+        if waiting.elapsed() >= POD_CIDR_WAIT {
+            return Err(RegistrationError::NoPodCidr);
+        }
+        tokio::time::sleep(POD_CIDR_POLL).await;
+        stored = api.get(name).await?;
+    };
+    let node = Registered {
+        name: name.to_string(),
+        pod_cidr,
+        address: ipam::node_address(&pod_cidr),
     };
     let status = node_status(
         &node,
@@ -135,19 +131,19 @@ pub fn go_arch() -> &'static str {
     }
 }
 
-/// The Node as registered: labels, annotations and pod CIDR.
-pub fn node_object(node: &Registered, config: &SimulatedNodesConfig) -> Node {
+/// The Node as registered: labels, annotations and, when it had one, its pod CIDR.
+pub fn node_object(name: &str, pod_cidr: Option<Cidr>, config: &SimulatedNodesConfig) -> Node {
     let mut labels = BTreeMap::from([
         ("beta.kubernetes.io/arch".to_string(), go_arch().to_string()),
         ("beta.kubernetes.io/os".to_string(), "linux".to_string()),
         ("kubernetes.io/arch".to_string(), go_arch().to_string()),
-        ("kubernetes.io/hostname".to_string(), node.name.clone()),
+        ("kubernetes.io/hostname".to_string(), name.to_string()),
         ("kubernetes.io/os".to_string(), "linux".to_string()),
     ]);
     labels.extend(config.labels.clone());
     Node {
         metadata: ObjectMeta {
-            name: Some(node.name.clone()),
+            name: Some(name.to_string()),
             labels: Some(labels),
             annotations: Some(BTreeMap::from([(
                 "volumes.kubernetes.io/controller-managed-attach-detach".to_string(),
@@ -156,8 +152,8 @@ pub fn node_object(node: &Registered, config: &SimulatedNodesConfig) -> Node {
             ..ObjectMeta::default()
         },
         spec: Some(NodeSpec {
-            pod_cidr: Some(node.pod_cidr.to_string()),
-            pod_cidrs: Some(vec![node.pod_cidr.to_string()]),
+            pod_cidr: pod_cidr.map(|c| c.to_string()),
+            pod_cidrs: pod_cidr.map(|c| vec![c.to_string()]),
             ..NodeSpec::default()
         }),
         status: None,
@@ -354,7 +350,10 @@ async fn reregister(
     facts: &Facts,
 ) -> Result<(), kube::Error> {
     match api
-        .create(&PostParams::default(), &node_object(node, config))
+        .create(
+            &PostParams::default(),
+            &node_object(&node.name, Some(node.pod_cidr), config),
+        )
         .await
     {
         Ok(_) => {
@@ -399,7 +398,8 @@ mod tests {
     fn a_node_registers_with_the_standard_labels_and_its_pod_cidr() {
         let mut config = SimulatedNodesConfig::new(4, "keelson-node");
         config.labels = BTreeMap::from([("tier".to_string(), "db".to_string())]);
-        let object = node_object(&node(), &config);
+        let node = node();
+        let object = node_object(&node.name, Some(node.pod_cidr), &config);
         let labels = object.metadata.labels.unwrap();
         assert_eq!(labels["kubernetes.io/hostname"], "keelson-node-4");
         assert_eq!(labels["kubernetes.io/os"], "linux");

@@ -45,6 +45,8 @@ pub struct Context {
     pub node_monitor_grace_period: Option<Duration>,
     /// Every loop's workqueue metrics.
     pub metrics: Arc<metrics::LoopMetrics>,
+    /// Where nodes' pod CIDRs come from (`--cluster-cidr`).
+    pub cluster_cidr: keelson_apis::cidr::Cidr,
 }
 
 impl Context {
@@ -55,6 +57,7 @@ impl Context {
             root_ca: None,
             node_monitor_grace_period: None,
             metrics: Arc::default(),
+            cluster_cidr: controllers::node_ipam::default_cluster_cidr(),
         }
     }
 

@@ -136,6 +136,12 @@ pub static KNOWN: &[Known] = &[
         controllers::node_lifecycle::evict
     ),
     known!(
+        "node-ipam-controller",
+        ["nodeipam"],
+        true,
+        controllers::node_ipam::NodeIpam::default()
+    ),
+    known!(
         "replicaset-controller",
         ["replicaset"],
         true,
@@ -173,7 +179,6 @@ const UPSTREAM_ONLY: &[&str] = &[
     "ttl-controller",
     "bootstrap-signer-controller",
     "token-cleaner-controller",
-    "node-ipam-controller",
     "persistentvolume-binder-controller",
     "persistentvolume-attach-detach-controller",
     "persistentvolume-expander-controller",
@@ -212,7 +217,6 @@ const UPSTREAM_ONLY_ALIASES: &[(&str, &str)] = &[
     ("ttl", "ttl-controller"),
     ("bootstrapsigner", "bootstrap-signer-controller"),
     ("tokencleaner", "token-cleaner-controller"),
-    ("nodeipam", "node-ipam-controller"),
     (
         "persistentvolume-binder",
         "persistentvolume-binder-controller",
@@ -310,6 +314,8 @@ pub struct ManagerConfig {
     pub root_ca: Option<String>,
     /// `--node-monitor-grace-period`.
     pub node_monitor_grace_period: Option<std::time::Duration>,
+    /// `--cluster-cidr`.
+    pub cluster_cidr: Option<keelson_apis::cidr::Cidr>,
 }
 
 impl ManagerConfig {
@@ -318,6 +324,9 @@ impl ManagerConfig {
         let mut context = Context::new(client);
         context.root_ca = self.root_ca.clone();
         context.node_monitor_grace_period = self.node_monitor_grace_period;
+        if let Some(cidr) = self.cluster_cidr {
+            context.cluster_cidr = cidr;
+        }
         context
     }
 }

@@ -26,6 +26,7 @@ pub async fn with_controllers_configured(
         leader_election: None,
         root_ca: Some("test CA".into()),
         node_monitor_grace_period: None,
+        cluster_cidr: None,
     };
     configure(&mut config);
     let manager = Manager::start(server.client(), config).expect("the default controllers");
