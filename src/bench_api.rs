@@ -74,8 +74,9 @@ fn report(verb: &str, mut latencies: Vec<Duration>, elapsed: Duration) {
 }
 
 /// Starts `keelson up` (this binary) on free ports with its data in `dir`; returns the
-/// process (killed when dropped) and the admin kubeconfig once it is serving.
-pub(crate) fn start_keelson_up(dir: &Path) -> anyhow::Result<(Process, PathBuf)> {
+/// process (killed when dropped) and the admin kubeconfig once it is serving. `extra` are
+/// further `keelson up` flags.
+pub(crate) fn start_keelson_up(dir: &Path, extra: &[&str]) -> anyhow::Result<(Process, PathBuf)> {
     let exe = std::env::current_exe().context("the keelson binary")?;
     let mut child = Command::new(exe)
         .args(["up", "--data-dir"])
@@ -88,15 +89,19 @@ pub(crate) fn start_keelson_up(dir: &Path) -> anyhow::Result<(Process, PathBuf)>
             "--store-listen",
             "127.0.0.1:0",
         ])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .context("starting keelson up")?;
     let stdout = child.stdout.take().context("stdout")?;
     let server = Process(child);
-    for line in BufReader::new(stdout).lines() {
+    let mut lines = BufReader::new(stdout).lines();
+    while let Some(line) = lines.next() {
         let line = line?;
         if let Some(path) = line.strip_prefix("admin kubeconfig: ") {
+            // The rest is drained: a closed pipe would fail the server's later output.
+            std::thread::spawn(move || lines.for_each(drop));
             return Ok((server, PathBuf::from(path.trim())));
         }
     }
@@ -105,7 +110,7 @@ pub(crate) fn start_keelson_up(dir: &Path) -> anyhow::Result<(Process, PathBuf)>
 
 pub async fn api(args: ApiBenchArgs) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let (server, kubeconfig) = start_keelson_up(dir.path())?;
+    let (server, kubeconfig) = start_keelson_up(dir.path(), &[])?;
     let pid = server.0.id();
     println!(
         "keelson bench api: {} pods by {} clients, {} lists, {} watchers x {} updates (RSS idle {:.0} MiB)",

@@ -148,7 +148,12 @@ async fn wait_bound(bound: &Bound, prefix: &str, wanted: usize, deadline: Instan
 
 pub async fn scheduler(args: SchedulerBenchArgs) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let (server, kubeconfig) = start_keelson_up(dir.path())?;
+    // scheduler_perf runs the API server and the scheduler alone; the node lifecycle
+    // controllers would mark these kubelet-less nodes unreachable and untolerable.
+    let (server, kubeconfig) = start_keelson_up(
+        dir.path(),
+        &["--controllers=*,-node-lifecycle-controller,-taint-eviction-controller"],
+    )?;
     let pid = server.0.id();
     println!(
         "keelson bench scheduler (SchedulingBasic): {} nodes, {} pods placed first, {} pods measured, {} clients",

@@ -5,6 +5,7 @@ mod bench;
 mod bench_api;
 mod bench_failover;
 mod bench_scheduler;
+mod bench_workloads;
 
 // Many small allocations per request; mimalloc handles them with less contention than glibc.
 #[global_allocator]
@@ -386,6 +387,9 @@ enum BenchCommand {
     /// Upstream's scheduler_perf SchedulingBasic against `keelson up`: 5,000 nodes, 1,000
     /// pods placed, then 10,000 pods measured (pods/s, creation-to-binding p50/p99).
     Scheduler(bench_scheduler::SchedulerBenchArgs),
+    /// Deployments totalling 10,000 replicas on 5,000 simulated nodes (a `keelson node`
+    /// beside `keelson up`): time until all Running, pod startup p50/p99, RSS.
+    Workloads(bench_workloads::WorkloadsBenchArgs),
 }
 
 fn main() {
@@ -424,6 +428,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Api(args)) => bench_api::api(args).await,
         Command::Bench(BenchCommand::Failover(args)) => bench_failover::failover(args).await,
         Command::Bench(BenchCommand::Scheduler(args)) => bench_scheduler::scheduler(args).await,
+        Command::Bench(BenchCommand::Workloads(args)) => bench_workloads::workloads(args).await,
     }
 }
 
