@@ -154,6 +154,12 @@ pub static KNOWN: &[Known] = &[
         controllers::replicaset::replication_controllers()
     ),
     known!(
+        "resourcequota-controller",
+        ["resourcequota"],
+        true,
+        controllers::resourcequota::ResourceQuotas
+    ),
+    known!(
         "statefulset-controller",
         ["statefulset"],
         true,
@@ -171,7 +177,6 @@ pub static KNOWN: &[Known] = &[
 const UPSTREAM_ONLY: &[&str] = &[
     "serviceaccount-token-controller",
     "endpointslice-mirroring-controller",
-    "resourcequota-controller",
     "horizontal-pod-autoscaler-controller",
     "certificatesigningrequest-signing-controller",
     "certificatesigningrequest-approving-controller",
@@ -199,7 +204,6 @@ const UPSTREAM_ONLY: &[&str] = &[
 /// Upstream's older names of the loops Keelson does not have.
 const UPSTREAM_ONLY_ALIASES: &[(&str, &str)] = &[
     ("serviceaccount-token", "serviceaccount-token-controller"),
-    ("resourcequota", "resourcequota-controller"),
     (
         "endpointslicemirroring",
         "endpointslice-mirroring-controller",

@@ -16,6 +16,7 @@ pub mod node_lifecycle;
 pub mod podgc;
 pub mod pods;
 pub mod replicaset;
+pub mod resourcequota;
 pub mod root_ca;
 pub mod serviceaccount;
 pub mod statefulset;
