@@ -130,6 +130,8 @@ pub struct ApiServer {
     /// The cluster CA's certificate (PEM).
     ca_pem: String,
     task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The loop keeping this server in the `kubernetes` Service's endpoints.
+    endpoints: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// `/version`: a `v1.35.x` gitVersion kubectl can parse, with Keelson as build metadata.
@@ -197,7 +199,7 @@ impl ApiServer {
         };
         let token_issuer = tokens::TokenIssuer::load_or_create(&pki.service_account_key)?;
         let state = Arc::new(ApiServerState {
-            registry: Registry::new(store, config.event_ttl, config.watch_cache_history),
+            registry: Registry::new(store.clone(), config.event_ttl, config.watch_cache_history),
             tokens,
             token_issuer,
             authorization_mode: config.authorization_mode,
@@ -206,6 +208,12 @@ impl ApiServer {
             body_timeout: config.limits.body_timeout,
         });
         bootstrap::create_objects(&state.registry, advertise).await?;
+        let endpoints = tokio::spawn(bootstrap::kubernetes_endpoints::run(
+            store,
+            state.clone(),
+            advertise,
+            state.registry.shutdown_token(),
+        ));
         let priming = state.clone();
         tokio::spawn(async move { priming.registry.prime_caches().await });
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
@@ -224,6 +232,7 @@ impl ApiServer {
             kubeconfig,
             ca_pem,
             task: std::sync::Mutex::new(Some(task)),
+            endpoints: std::sync::Mutex::new(Some(endpoints)),
         })
     }
 
@@ -269,6 +278,11 @@ impl ApiServer {
     /// flight (up to the listener's grace period).
     pub async fn shutdown(&self) {
         self.state.registry.shutdown_token().cancel();
+        let endpoints = self.endpoints.lock().ok().and_then(|mut t| t.take());
+        if let Some(endpoints) = endpoints {
+            // Leaving the kubernetes Service's endpoints needs the store, still up here.
+            let _ = tokio::time::timeout(Duration::from_secs(3), endpoints).await;
+        }
         let task = self.task.lock().ok().and_then(|mut t| t.take());
         if let Some(task) = task {
             let _ = task.await;

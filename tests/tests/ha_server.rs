@@ -67,10 +67,13 @@ async fn three_servers() -> (tempfile::TempDir, Vec<Server>, Vec<u16>, PathBuf) 
         .collect();
     let peers = peers.join(",");
     let mut servers = Vec::new();
+    // The servers listen on one port at three addresses, as an HA cluster's servers do
+    // (the `kubernetes` Service's endpoints name one port).
+    let api_port = free_port();
     for id in 1..=3u64 {
         let data = root.join(format!("m{id}"));
         let log = root.join(format!("server-{id}.log"));
-        let api_port = free_port();
+        let api_ip = format!("127.0.0.{id}");
         let out = std::fs::File::create(&log).expect("log");
         let child = Command::new(keelson_bin())
             .args(["server", "--id", &id.to_string(), "--data-dir"])
@@ -85,7 +88,7 @@ async fn three_servers() -> (tempfile::TempDir, Vec<Server>, Vec<u16>, PathBuf) 
             .arg(&api_ca)
             .args([
                 "--bind-address",
-                "127.0.0.1",
+                &api_ip,
                 "--secure-port",
                 &api_port.to_string(),
             ])
@@ -96,7 +99,7 @@ async fn three_servers() -> (tempfile::TempDir, Vec<Server>, Vec<u16>, PathBuf) 
             .expect("keelson server");
         servers.push(Server {
             child,
-            api: format!("https://127.0.0.1:{api_port}"),
+            api: format!("https://{api_ip}:{api_port}"),
             log,
         });
     }
@@ -289,5 +292,66 @@ async fn the_controller_lease_moves_to_a_survivor_when_its_holder_dies() {
             "the new leader made no pods for the Deployment"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The addresses the `kubernetes` EndpointSlice lists, sorted.
+fn kubernetes_endpoints(kubeconfig: &Path, server: &str) -> Vec<String> {
+    let out = kubectl(
+        kubeconfig,
+        server,
+        &[
+            "get",
+            "endpointslice",
+            "kubernetes",
+            "-o",
+            "jsonpath={.endpoints[*].addresses[0]}",
+        ],
+    );
+    let mut addresses: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    addresses.sort();
+    addresses
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_kubernetes_service_lists_the_servers_that_are_up() {
+    let (dir, mut servers, _, _) = three_servers().await;
+    let kubeconfig = dir.path().join("m1/admin.kubeconfig");
+    let all = ["127.0.0.1", "127.0.0.2", "127.0.0.3"];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while kubernetes_endpoints(&kubeconfig, &servers[0].api) != all {
+        assert!(
+            Instant::now() < deadline,
+            "the endpoints never listed all three servers: {:?}",
+            kubernetes_endpoints(&kubeconfig, &servers[0].api)
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let endpoints = kubectl_ok(
+        &kubeconfig,
+        &servers[0].api,
+        &[
+            "get",
+            "endpoints",
+            "kubernetes",
+            "-o",
+            "jsonpath={.subsets[0].addresses[*].ip}",
+        ],
+    );
+    assert_eq!(endpoints.split_whitespace().collect::<Vec<_>>(), all);
+    // A server killed drops out once its 15 s lease expires.
+    let _ = servers[2].child.kill();
+    let _ = servers[2].child.wait();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while kubernetes_endpoints(&kubeconfig, &servers[0].api) != all[..2] {
+        assert!(
+            Instant::now() < deadline,
+            "the killed server stayed in the endpoints: {:?}",
+            kubernetes_endpoints(&kubeconfig, &servers[0].api)
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }

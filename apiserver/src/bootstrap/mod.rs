@@ -4,6 +4,8 @@
 //! basic-user roles), which clients read even before authorization enforces them.
 //! Objects that exist are left as they are.
 
+pub mod kubernetes_endpoints;
+
 use std::net::SocketAddr;
 
 use anyhow::Context;
