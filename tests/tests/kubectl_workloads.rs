@@ -267,6 +267,18 @@ spec:
   template:
     metadata: {annotations: {sim.keelson.dev/exit-after: 1s, sim.keelson.dev/exit-code: "1"}}
     spec: {restartPolicy: Never, containers: [{name: c, image: busybox:1.36}]}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: policed}
+spec:
+  backoffLimit: 6
+  podFailurePolicy:
+    rules:
+    - {action: FailJob, onExitCodes: {containerName: c, operator: In, values: [42]}}
+  template:
+    metadata: {annotations: {sim.keelson.dev/exit-after: 1s, sim.keelson.dev/exit-code: "42"}}
+    spec: {restartPolicy: Never, containers: [{name: c, image: busybox:1.36}]}
 "#;
 
 #[test]

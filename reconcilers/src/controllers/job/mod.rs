@@ -2,11 +2,14 @@
 //! up to `parallelism` at a time until `completions` succeed (each completion index once for
 //! Indexed Jobs, with the index in an annotation, a label, the hostname and
 //! `JOB_COMPLETION_INDEX`), failed pods retried after upstream's back-off until
-//! `backoffLimit`, `activeDeadlineSeconds` and `suspend` honoured, and the status with its
-//! conditions (`SuccessCriteriaMet`/`Complete`, `FailureTarget`/`Failed`, `Suspended`).
+//! `backoffLimit`, `activeDeadlineSeconds` and `suspend` honoured, `podFailurePolicy`,
+//! `backoffLimitPerIndex` with `maxFailedIndexes`, and `successPolicy` ([`policy`]), and
+//! the status with its conditions (`SuccessCriteriaMet`/`Complete`,
+//! `FailureTarget`/`Failed`, `Suspended`).
 //! `ttl-after-finished-controller` ([`ttl`]) deletes finished Jobs after their TTL.
 
 pub mod plan;
+pub mod policy;
 pub mod ttl;
 
 use std::collections::BTreeMap;

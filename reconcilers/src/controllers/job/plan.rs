@@ -2,13 +2,14 @@
 //! pods (and which completion indexes) to start, which to stop, and the status with its
 //! conditions. Kept free of the API so it can be tested over fixed inputs.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
+use super::policy::{self, FailureAction};
 use crate::controllers::pods;
 
 /// The annotation (and label) of an Indexed Job's pod's completion index.
@@ -123,20 +124,51 @@ pub fn plan(
         .iter()
         .filter(|p| finished(p) == Some("Succeeded"))
         .collect();
-    let failed = i32::try_from(
-        owned
-            .iter()
-            .filter(|p| finished(p) == Some("Failed"))
-            .count(),
-    )
-    .unwrap_or(i32::MAX);
+    // What each failed pod means under the pod failure policy.
+    let per_index_limit = spec.backoff_limit_per_index.filter(|_| indexed);
+    let mut fail_job: Option<String> = None;
+    let mut failed_indexes: BTreeSet<i32> = if per_index_limit.is_some() {
+        expand(old.failed_indexes.as_deref().unwrap_or(""))
+    } else {
+        BTreeSet::new()
+    };
+    let mut index_failures: BTreeMap<i32, i32> = BTreeMap::new();
+    let mut counted: i32 = 0;
+    for pod in owned.iter().filter(|p| finished(p) == Some("Failed")) {
+        let action = policy::failure_action(&spec, pod);
+        if action != FailureAction::Ignore {
+            counted = counted.saturating_add(1);
+        }
+        match (action, per_index_limit.and(index_of(pod))) {
+            (FailureAction::FailJob(message), _) => {
+                fail_job.get_or_insert(message);
+            }
+            (FailureAction::FailIndex, Some(index)) => {
+                failed_indexes.insert(index);
+            }
+            (FailureAction::Count, Some(index)) => {
+                let n = index_failures.entry(index).or_insert(0);
+                *n = n.saturating_add(1);
+            }
+            _ => {}
+        }
+    }
+    if let Some(limit) = per_index_limit {
+        failed_indexes.extend(
+            index_failures
+                .iter()
+                .filter(|(_, n)| **n > limit)
+                .map(|(i, _)| *i),
+        );
+    }
     // Counts never go down: finished pods may be deleted after they were counted.
-    let failed = failed.max(old.failed.unwrap_or(0));
+    let failed = counted.max(old.failed.unwrap_or(0));
     let mut completed: BTreeSet<i32> = if indexed {
         succeeded_pods
             .iter()
             .filter_map(|p| index_of(p))
             .filter(|i| completions.is_none_or(|c| *i < c))
+            .filter(|i| !failed_indexes.contains(i))
             .collect()
     } else {
         BTreeSet::new()
@@ -175,7 +207,9 @@ pub fn plan(
         start_time,
         completion_time: old.completion_time.clone(),
         completed_indexes: indexed.then(|| compress(&completed)),
-        failed_indexes: old.failed_indexes.clone(),
+        failed_indexes: per_index_limit
+            .map(|_| compress(&failed_indexes))
+            .or(old.failed_indexes.clone()),
         conditions: old.conditions.clone(),
         uncounted_terminated_pods: None,
     };
@@ -193,15 +227,48 @@ pub fn plan(
         // Without completions, one success and no pod left running completes the Job.
         None => succeeded > 0 && active.is_empty(),
     };
+    let success_rule = if indexed {
+        policy::success_rule_met(&spec, &completed)
+    } else {
+        None
+    };
+    let total_indexes = completions.unwrap_or(0).max(0);
+    let max_failed_exceeded = spec.max_failed_indexes.is_some_and(|max| {
+        i64::try_from(failed_indexes.len()).unwrap_or(i64::MAX) > i64::from(max)
+    });
+    let indexes_done = indexed
+        && !failed_indexes.is_empty()
+        && (0..total_indexes).all(|i| completed.contains(&i) || failed_indexes.contains(&i));
     let deadline_passed = spec
         .active_deadline_seconds
         .zip(status.start_time.as_ref())
         .is_some_and(|(deadline, start)| {
             now.duration_since(start.0).as_secs_f64() > deadline as f64
         });
-    if complete {
-        plan.finish = Some(("Complete", "", String::new()));
+    if let Some(message) = fail_job {
+        plan.finish = Some(("Failed", "PodFailurePolicy", message));
+    } else if let Some(rule) = success_rule {
+        plan.finish = Some((
+            "Complete",
+            "SuccessPolicy",
+            format!("Matched rules at index {rule}"),
+        ));
         status.completion_time = Some(Time(now));
+    } else if complete {
+        plan.finish = Some((
+            "Complete",
+            "CompletionsReached",
+            "Reached expected number of succeeded pods".into(),
+        ));
+        status.completion_time = Some(Time(now));
+    } else if max_failed_exceeded {
+        plan.finish = Some((
+            "Failed",
+            "MaxFailedIndexesExceeded",
+            "Job has exceeded the specified maximal number of failed indexes".into(),
+        ));
+    } else if indexes_done {
+        plan.finish = Some(("Failed", "FailedIndexes", "Job has failed indexes".into()));
     } else if failed > backoff_limit {
         plan.finish = Some((
             "Failed",
@@ -236,7 +303,9 @@ pub fn plan(
                 .unwrap_or(0)
                 .saturating_sub(running.len());
             plan.start = (0..total)
-                .filter(|i| !completed.contains(i) && !running.contains(i))
+                .filter(|i| {
+                    !completed.contains(i) && !running.contains(i) && !failed_indexes.contains(i)
+                })
                 .take(room)
                 .map(Some)
                 .collect();
@@ -274,19 +343,9 @@ pub fn plan(
         }
     };
     match &plan.finish {
-        Some(("Complete", _, _)) => {
-            set(
-                "SuccessCriteriaMet",
-                "True",
-                "CompletionsReached",
-                "Reached expected number of succeeded pods",
-            );
-            set(
-                "Complete",
-                "True",
-                "CompletionsReached",
-                "Reached expected number of succeeded pods",
-            );
+        Some(("Complete", reason, message)) => {
+            set("SuccessCriteriaMet", "True", reason, message);
+            set("Complete", "True", reason, message);
         }
         Some((_, reason, message)) => {
             set("FailureTarget", "True", reason, message);
@@ -407,5 +466,86 @@ mod tests {
             .unwrap()
             .iter()
             .any(|c| c.type_ == "Suspended" && c.status == "True"));
+    }
+
+    fn failed_with(name: &str, code: i32, index: Option<i32>) -> Pod {
+        let mut p = pod(name, "Failed", index);
+        p.status = Some(
+            serde_json::from_value(json!({"phase": "Failed", "containerStatuses": [
+                {"name": "main", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
+                 "state": {"terminated": {"exitCode": code}}},
+            ]}))
+            .unwrap(),
+        );
+        p
+    }
+
+    fn finish(p: &Plan) -> Option<(&str, &str)> {
+        p.finish.as_ref().map(|f| (f.0, f.1))
+    }
+
+    #[test]
+    fn a_pod_failure_policy_fails_the_job_or_ignores_failures() {
+        let j = job(
+            json!({"backoffLimit": 0, "template": {}, "podFailurePolicy": {"rules": [
+                {"action": "FailJob", "onExitCodes": {"operator": "In", "values": [42]}},
+                {"action": "Ignore", "onExitCodes": {"operator": "In", "values": [7]}},
+            ]}}),
+        );
+        // Ignored failures are not counted: the Job goes on despite backoffLimit 0.
+        let p = plan(&j, &[failed_with("a", 7, None)], now(), None);
+        assert_eq!(finish(&p), None);
+        assert_eq!(p.status.failed, Some(0));
+        assert_eq!(p.start.len(), 1);
+        let p = plan(&j, &[failed_with("a", 42, None)], now(), None);
+        assert_eq!(finish(&p), Some(("Failed", "PodFailurePolicy")));
+    }
+
+    #[test]
+    fn an_index_past_its_own_backoff_limit_fails_alone() {
+        let j = job(
+            json!({"completions": 3, "parallelism": 3, "completionMode": "Indexed",
+            "backoffLimit": 100, "backoffLimitPerIndex": 1, "template": {}}),
+        );
+        let pods = [
+            failed_with("a", 1, Some(1)),
+            failed_with("b", 1, Some(1)),
+            pod("c", "Succeeded", Some(0)),
+            pod("d", "Running", Some(2)),
+        ];
+        let p = plan(&j, &pods, now(), None);
+        assert_eq!(p.status.failed_indexes.as_deref(), Some("1"));
+        assert_eq!(finish(&p), None);
+        assert!(p.start.is_empty(), "{:?}", p.start);
+        // Once every index has succeeded or failed, the Job fails for its failed indexes.
+        let mut done = pods.to_vec();
+        done[3] = pod("d", "Succeeded", Some(2));
+        let p = plan(&j, &done, now(), None);
+        assert_eq!(finish(&p), Some(("Failed", "FailedIndexes")));
+        let capped = job(
+            json!({"completions": 3, "parallelism": 3, "completionMode": "Indexed",
+            "backoffLimitPerIndex": 0, "maxFailedIndexes": 0, "template": {}}),
+        );
+        let p = plan(&capped, &[failed_with("a", 1, Some(0))], now(), None);
+        assert_eq!(finish(&p), Some(("Failed", "MaxFailedIndexesExceeded")));
+    }
+
+    #[test]
+    fn a_success_policy_completes_an_indexed_job_early() {
+        let j = job(
+            json!({"completions": 5, "parallelism": 5, "completionMode": "Indexed",
+            "template": {}, "successPolicy": {"rules": [{"succeededIndexes": "0-1"}]}}),
+        );
+        let pods = [
+            pod("a", "Succeeded", Some(0)),
+            pod("b", "Succeeded", Some(1)),
+            pod("c", "Running", Some(2)),
+        ];
+        let p = plan(&j, &pods, now(), None);
+        assert_eq!(finish(&p), Some(("Complete", "SuccessPolicy")));
+        assert_eq!(p.stop, vec!["c".to_string()]);
+        let conditions = p.status.conditions.unwrap();
+        assert!(conditions.iter().any(|c| c.type_ == "SuccessCriteriaMet"
+            && c.message.as_deref() == Some("Matched rules at index 0")));
     }
 }
