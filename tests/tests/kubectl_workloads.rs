@@ -235,6 +235,37 @@ fn a_daemon_set_runs_on_every_node_even_a_tainted_one_it_tolerates() {
         nodes,
         ["keelson-node-1", "keelson-node-2", "keelson-node-3"]
     );
+
+    // A surge update: each node gets its new pod beside the old one, which goes only once
+    // the new one is ready (2 s after it starts, by its probe), so no node is ever without
+    // a ready pod.
+    k.ok(&[
+        "patch",
+        "daemonset",
+        "agent",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"updateStrategy":{"rollingUpdate":{"maxSurge":1,"maxUnavailable":0}},
+            "template":{"spec":{"containers":[{"name":"agent","image":"agent:2",
+            "readinessProbe":{"exec":{"command":["true"]},"initialDelaySeconds":2}}]}}}}"#,
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let pods = live_pods(&k, "app=agent");
+        assert!(pods.len() <= 4, "more than one surge pod: {}", pods.len());
+        for node in ["keelson-node-1", "keelson-node-2", "keelson-node-3"] {
+            assert!(
+                pods.iter()
+                    .any(|p| p["spec"]["nodeName"] == node && ready(p)),
+                "{node} had no ready pod"
+            );
+        }
+        if pods.len() == 3 && pods.iter().all(|p| image(p) == "agent:2" && ready(p)) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the surge update did not finish");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 const JOBS: &str = r#"

@@ -135,6 +135,50 @@ pub fn should_run(template: &k8s_openapi::api::core::v1::PodSpec, node: &Node) -
 }
 
 /// The node a daemon pod is for: its binding, or the node its affinity pins it to.
+/// A rolling update with `maxSurge` (upstream's surge mode): a node running only an old pod
+/// gets a pod of the current revision beside it, on at most `max_surge` nodes at a time;
+/// the old pod goes once its replacement is ready. An old pod that is not ready is replaced
+/// at once. Returns the nodes to create pods on and the pods to delete.
+fn surge_plan(
+    eligible: &[String],
+    by_node: &BTreeMap<String, Vec<Pod>>,
+    hash: &str,
+    max_surge: i32,
+) -> (Vec<String>, Vec<String>) {
+    let is_current = |p: &Pod| p.labels().get(HASH_LABEL).map(String::as_str) == Some(hash);
+    let surging = eligible
+        .iter()
+        .filter_map(|n| by_node.get(n))
+        .filter(|pods| pods.iter().any(is_current) && pods.iter().any(|p| !is_current(p)))
+        .count();
+    let mut budget = usize::try_from(max_surge)
+        .unwrap_or(0)
+        .saturating_sub(surging);
+    let (mut create, mut delete) = (Vec::new(), Vec::new());
+    for node in eligible {
+        let Some(pods) = by_node.get(node) else {
+            continue;
+        };
+        let (current, old): (Vec<&Pod>, Vec<&Pod>) = pods.iter().partition(|p| is_current(p));
+        if old.is_empty() {
+            continue;
+        }
+        match current.first() {
+            Some(new) if pods::is_ready(new) => delete.extend(old.iter().map(|p| p.name_any())),
+            Some(_) => {}
+            None if old.iter().any(|p| !pods::is_ready(p)) => {
+                delete.extend(old.iter().map(|p| p.name_any()));
+            }
+            None if budget > 0 => {
+                budget -= 1;
+                create.push(node.clone());
+            }
+            None => {}
+        }
+    }
+    (create, delete)
+}
+
 fn node_of(pod: &Pod) -> Option<String> {
     let spec = pod.spec.as_ref()?;
     if let Some(node) = &spec.node_name {
@@ -256,10 +300,15 @@ impl Reconciler for DaemonSets {
             match by_node.get(&node_name) {
                 None => to_create.push(node_name),
                 Some(pods) if pods.len() > 1 => {
-                    // Keep the oldest.
-                    let mut extra = pods.clone();
-                    extra.sort_by_key(|p| p.metadata.creation_timestamp.as_ref().map(|t| t.0));
-                    to_delete.extend(extra.iter().skip(1).map(ResourceExt::name_any));
+                    // Keep the oldest of the current revision and the oldest of the older
+                    // ones (both stay while a surge pod replaces the old one).
+                    let (current, older): (Vec<&Pod>, Vec<&Pod>) = pods
+                        .iter()
+                        .partition(|p| p.labels().get(HASH_LABEL) == Some(&hash));
+                    for mut group in [current, older] {
+                        group.sort_by_key(|p| p.metadata.creation_timestamp.as_ref().map(|t| t.0));
+                        to_delete.extend(group.iter().skip(1).map(|p| p.name_any()));
+                    }
                 }
                 Some(_) => {}
             }
@@ -277,6 +326,12 @@ impl Reconciler for DaemonSets {
         let strategy = spec.update_strategy.clone().unwrap_or_default();
         if strategy.type_.as_deref() != Some("OnDelete") {
             let rolling = strategy.rolling_update.clone().unwrap_or_default();
+            let max_surge = resolve(rolling.max_surge.as_ref(), desired, 0, true);
+            if max_surge > 0 {
+                let (create, delete) = surge_plan(&eligible_names, &by_node, &hash, max_surge);
+                to_create.extend(create);
+                to_delete.extend(delete);
+            }
             let max_unavailable =
                 resolve(rolling.max_unavailable.as_ref(), desired, 0, true).max(1);
             let unavailable = eligible_names
@@ -287,16 +342,21 @@ impl Reconciler for DaemonSets {
                         .is_none_or(|pods| !pods.iter().any(pods::is_ready))
                 })
                 .count();
-            let mut budget = usize::try_from(max_unavailable)
-                .unwrap_or(1)
-                .saturating_sub(unavailable);
+            // With a surge, old pods go only once their replacement is ready (above).
+            let mut budget = if max_surge > 0 {
+                0
+            } else {
+                usize::try_from(max_unavailable)
+                    .unwrap_or(1)
+                    .saturating_sub(unavailable)
+            };
             for node in &eligible_names {
                 let Some(pods) = by_node.get(node) else {
                     continue;
                 };
                 for pod in pods {
                     let old = pod.labels().get(HASH_LABEL) != Some(&hash);
-                    if old && (!pods::is_ready(pod) || budget > 0) {
+                    if old && max_surge == 0 && (!pods::is_ready(pod) || budget > 0) {
                         if pods::is_ready(pod) {
                             budget -= 1;
                         }
@@ -480,5 +540,47 @@ mod tests {
             &selective,
             &node(json!({"disk": "ssd"}), json!([]))
         ));
+    }
+
+    fn daemon_pod(name: &str, hash: &str, ready: bool) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "labels": {HASH_LABEL: hash}},
+            "status": {"phase": "Running", "conditions": [
+                {"type": "Ready", "status": if ready { "True" } else { "False" }},
+            ]},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_surge_replaces_old_pods_beside_them_within_max_surge() {
+        let nodes: Vec<String> = ["a", "b", "c", "d"].iter().map(|s| s.to_string()).collect();
+        let by_node = BTreeMap::from([
+            // Surging: the new pod is not ready yet, the old one stays.
+            (
+                "a".to_string(),
+                vec![
+                    daemon_pod("a-old", "v1", true),
+                    daemon_pod("a-new", "v2", false),
+                ],
+            ),
+            // Done surging: the new pod is ready, the old one goes.
+            (
+                "b".to_string(),
+                vec![
+                    daemon_pod("b-old", "v1", true),
+                    daemon_pod("b-new", "v2", true),
+                ],
+            ),
+            ("c".to_string(), vec![daemon_pod("c-old", "v1", true)]),
+            // An old pod that is not ready is replaced at once.
+            ("d".to_string(), vec![daemon_pod("d-old", "v1", false)]),
+        ]);
+        // Two may surge at once: a and b are surging, so c waits.
+        let (create, delete) = surge_plan(&nodes, &by_node, "v2", 2);
+        assert!(create.is_empty(), "{create:?}");
+        assert_eq!(delete, ["b-old", "d-old"]);
+        let (create, _) = surge_plan(&nodes, &by_node, "v2", 3);
+        assert_eq!(create, ["c"]);
     }
 }
