@@ -530,3 +530,109 @@ async fn the_scheduler_holds_its_lease() {
     assert_eq!(lease.spec.and_then(|s| s.holder_identity), Some(identity));
     c.stop().await;
 }
+
+/// Creates a cluster-scoped or `default` object of type `K` from JSON.
+async fn create<K>(api: Api<K>, value: serde_json::Value)
+where
+    K: kube::Resource
+        + Clone
+        + std::fmt::Debug
+        + for<'de> k8s_openapi::serde::Deserialize<'de>
+        + k8s_openapi::serde::Serialize,
+{
+    let object: K = serde_json::from_value(value).expect("an object");
+    api.create(&PostParams::default(), &object)
+        .await
+        .expect("create");
+}
+
+#[tokio::test]
+async fn volumes_decide_where_pods_with_claims_go() {
+    use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+    use k8s_openapi::api::storage::v1::StorageClass;
+    let c = Cluster::start().await;
+    for (name, zone) in [("a", "z1"), ("b", "z1"), ("c", "z2")] {
+        c.node(
+            name,
+            "4",
+            json!({"topology.kubernetes.io/zone": zone}),
+            json!([]),
+        )
+        .await;
+    }
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(c.client.clone(), "default");
+    let claim_volume = |claim: &str| json!({"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]});
+    // A claim bound to a volume only node b reaches.
+    create(
+        Api::<PersistentVolume>::all(c.client.clone()),
+        json!({
+            "metadata": {"name": "on-b"},
+            "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                "hostPath": {"path": "/data"}, "storageClassName": "manual",
+                "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                    {"key": "kubernetes.io/hostname", "operator": "In", "values": ["b"]}]}]}}},
+        }),
+    )
+    .await;
+    create(claims.clone(), json!({
+        "metadata": {"name": "bound"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}},
+            "storageClassName": "manual", "volumeName": "on-b"},
+    }))
+    .await;
+    c.pod("uses-bound", claim_volume("bound")).await;
+    assert_eq!(c.bound("uses-bound").await, "b");
+
+    // A claim to be provisioned on first use, where the class allows: zone z2.
+    create(
+        Api::<StorageClass>::all(c.client.clone()),
+        json!({
+            "metadata": {"name": "late"}, "provisioner": "example.com/local",
+            "volumeBindingMode": "WaitForFirstConsumer",
+            "allowedTopologies": [{"matchLabelExpressions": [
+                {"key": "topology.kubernetes.io/zone", "values": ["z2"]}]}],
+        }),
+    )
+    .await;
+    create(claims.clone(), json!({
+        "metadata": {"name": "later"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}},
+            "storageClassName": "late"},
+    }))
+    .await;
+    c.pod("uses-later", claim_volume("later")).await;
+    assert_eq!(c.bound("uses-later").await, "c");
+    let later = claims.get("later").await.expect("claim");
+    assert_eq!(
+        later
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .get("volume.kubernetes.io/selected-node")
+            .map(String::as_str),
+        Some("c")
+    );
+
+    // An unbound claim of an Immediate class waits for its volume.
+    create(
+        Api::<StorageClass>::all(c.client.clone()),
+        json!({
+            "metadata": {"name": "now"}, "provisioner": "example.com/remote",
+        }),
+    )
+    .await;
+    create(claims.clone(), json!({
+        "metadata": {"name": "pending"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}},
+            "storageClassName": "now"},
+    }))
+    .await;
+    c.pod("uses-pending", claim_volume("pending")).await;
+    let (reason, message) = c.scheduled_condition("uses-pending", "False").await;
+    assert_eq!(reason, "Unschedulable");
+    assert!(
+        message.contains("pod has unbound immediate PersistentVolumeClaims"),
+        "{message}"
+    );
+    c.stop().await;
+}

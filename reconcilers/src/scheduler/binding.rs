@@ -1,4 +1,5 @@
-//! Binding (upstream's DefaultBinder): `POST pods/{name}/binding` with a `Binding` naming
+//! Binding (upstream's DefaultBinder, after VolumeBinding's PreBind marks claims to be
+//! provisioned with the node): `POST pods/{name}/binding` with a `Binding` naming
 //! the node, written off the scheduling loop so the next pod is scheduled meanwhile. The
 //! outcome goes back to the loop, which forgets the assumption and requeues the pod when
 //! the binding failed. A bound pod gets a `Scheduled` event.
@@ -56,15 +57,19 @@ pub async fn bind(
             },
         };
         let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
-        api.create_subresource::<_, serde_json::Value>(
-            "binding",
-            &name,
-            &PostParams::default(),
-            &binding,
-        )
-        .await
-        .err()
-        .map(|e| e.to_string())
+        match super::plugins::volume_binding::select_node(&ctx, &pod, &node).await {
+            Err(e) => Some(format!("cannot mark the pod's claims for {node}: {e}")),
+            Ok(()) => api
+                .create_subresource::<_, serde_json::Value>(
+                    "binding",
+                    &name,
+                    &PostParams::default(),
+                    &binding,
+                )
+                .await
+                .err()
+                .map(|e| e.to_string()),
+        }
     };
     let bound = error.is_none();
     // The loop may be gone (shutdown): nothing to tell then.

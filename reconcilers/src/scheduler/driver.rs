@@ -12,8 +12,11 @@ use std::time::{Duration, Instant};
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod, ReplicationController, Service};
+use k8s_openapi::api::core::v1::{
+    Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, ReplicationController, Service,
+};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
+use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::reflector::Store;
@@ -45,6 +48,7 @@ const MAX_WRITES_IN_FLIGHT: usize = 256;
 enum Other {
     Namespace,
     Workload,
+    Storage,
 }
 
 pub(super) struct Driver {
@@ -125,6 +129,21 @@ impl Driver {
                 .subscribe()
                 .map(|_| Other::Workload)
                 .boxed(),
+            informers
+                .get::<PersistentVolumeClaim>()
+                .subscribe()
+                .map(|_| Other::Storage)
+                .boxed(),
+            informers
+                .get::<PersistentVolume>()
+                .subscribe()
+                .map(|_| Other::Storage)
+                .boxed(),
+            informers
+                .get::<StorageClass>()
+                .subscribe()
+                .map(|_| Other::Storage)
+                .boxed(),
         ];
         let mut other_changes = futures::stream::select_all(others);
         let ready = async {
@@ -139,9 +158,12 @@ impl Driver {
                 informers.get::<ReplicaSet>().ready().await;
                 informers.get::<StatefulSet>().ready().await;
                 informers.get::<ReplicationController>().ready().await;
+                informers.get::<PersistentVolumeClaim>().ready().await;
+                informers.get::<PersistentVolume>().ready().await;
+                informers.get::<StorageClass>().ready().await;
             };
             if tokio::time::timeout(AUXILIARY_SYNC, others).await.is_err() {
-                tracing::warn!("scheduling before every informer synced (PriorityClasses, Services, workloads, namespaces)");
+                tracing::warn!("scheduling before every informer synced (PriorityClasses, Services, workloads, namespaces, storage)");
             }
         };
         tokio::select! {
@@ -219,6 +241,7 @@ impl Driver {
         let event = match other {
             Other::Namespace => ClusterEvent::NamespaceChange,
             Other::Workload => ClusterEvent::WorkloadChange,
+            Other::Storage => ClusterEvent::StorageChange,
         };
         self.move_pods(event);
     }

@@ -25,7 +25,10 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
-use k8s_openapi::api::core::v1::{ReplicationController, Service};
+use k8s_openapi::api::core::v1::{
+    PersistentVolume, PersistentVolumeClaim, ReplicationController, Service,
+};
+use k8s_openapi::api::storage::v1::StorageClass;
 
 use super::cache::{Cache, NodeInfo};
 use super::labels::Labels;
@@ -127,6 +130,19 @@ pub trait Objects: Send + Sync {
     ) -> Option<Arc<ReplicationController>>;
     fn replica_set(&self, namespace: &str, name: &str) -> Option<Arc<ReplicaSet>>;
     fn stateful_set(&self, namespace: &str, name: &str) -> Option<Arc<StatefulSet>>;
+    // Volume binding's objects; none unless an implementation has them.
+    fn claim(&self, _namespace: &str, _name: &str) -> Option<Arc<PersistentVolumeClaim>> {
+        None
+    }
+    fn volume(&self, _name: &str) -> Option<Arc<PersistentVolume>> {
+        None
+    }
+    fn volumes(&self) -> Vec<Arc<PersistentVolume>> {
+        Vec::new()
+    }
+    fn storage_class(&self, _name: &str) -> Option<Arc<StorageClass>> {
+        None
+    }
 }
 
 /// No objects (tests of plugins that read none).
@@ -233,6 +249,7 @@ impl Profile {
                 affinity.clone(),
                 Arc::new(plugins::node_ports::NodePorts),
                 fit.clone(),
+                Arc::new(plugins::volume_binding::VolumeBinding),
                 spread.clone(),
                 inter_pod.clone(),
             ],

@@ -1,10 +1,14 @@
 //! [`Objects`] read from the process's shared informers (namespaces, Services and the
-//! workload kinds that define default spreading).
+//! workload kinds that define default spreading, and the claims, volumes and classes of
+//! volume binding).
 
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
-use k8s_openapi::api::core::v1::{Namespace, ReplicationController, Service};
+use k8s_openapi::api::core::v1::{
+    Namespace, PersistentVolume, PersistentVolumeClaim, ReplicationController, Service,
+};
+use k8s_openapi::api::storage::v1::StorageClass;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::framework::Objects;
@@ -18,6 +22,9 @@ pub struct InformerObjects {
     pub replication_controllers: Store<ReplicationController>,
     pub replica_sets: Store<ReplicaSet>,
     pub stateful_sets: Store<StatefulSet>,
+    pub claims: Store<PersistentVolumeClaim>,
+    pub volumes: Store<PersistentVolume>,
+    pub storage_classes: Store<StorageClass>,
 }
 
 impl InformerObjects {
@@ -28,6 +35,9 @@ impl InformerObjects {
             replication_controllers: ctx.informers.get::<ReplicationController>().store(),
             replica_sets: ctx.informers.get::<ReplicaSet>().store(),
             stateful_sets: ctx.informers.get::<StatefulSet>().store(),
+            claims: ctx.informers.get::<PersistentVolumeClaim>().store(),
+            volumes: ctx.informers.get::<PersistentVolume>().store(),
+            storage_classes: ctx.informers.get::<StorageClass>().store(),
         }
     }
 }
@@ -64,5 +74,21 @@ impl Objects for InformerObjects {
     fn stateful_set(&self, namespace: &str, name: &str) -> Option<Arc<StatefulSet>> {
         self.stateful_sets
             .get(&ObjectRef::new(name).within(namespace))
+    }
+
+    fn claim(&self, namespace: &str, name: &str) -> Option<Arc<PersistentVolumeClaim>> {
+        self.claims.get(&ObjectRef::new(name).within(namespace))
+    }
+
+    fn volume(&self, name: &str) -> Option<Arc<PersistentVolume>> {
+        self.volumes.get(&ObjectRef::new(name))
+    }
+
+    fn volumes(&self) -> Vec<Arc<PersistentVolume>> {
+        self.volumes.state()
+    }
+
+    fn storage_class(&self, name: &str) -> Option<Arc<StorageClass>> {
+        self.storage_classes.get(&ObjectRef::new(name))
     }
 }

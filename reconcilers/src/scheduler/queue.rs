@@ -65,6 +65,8 @@ pub enum ClusterEvent {
     /// A Service, ReplicaSet, StatefulSet or ReplicationController changed (default
     /// spreading).
     WorkloadChange,
+    /// A PersistentVolumeClaim, PersistentVolume or StorageClass changed (volume binding).
+    StorageChange,
 }
 
 /// A pod in the queue and what its attempts left.
