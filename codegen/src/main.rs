@@ -2,7 +2,8 @@
 //!
 //! It writes, under `apiserver/src/generated/`: the route table binding every served
 //! resource to the generic registry with its `/registry/...` storage prefix, the discovery
-//! documents (plain and aggregated) and one OpenAPI v3 document per group version.
+//! documents (plain and aggregated) and one OpenAPI v3 document per group version; under
+//! `reconcilers/src/generated/`, a typed accessor of the shared informer of every resource.
 //! `--check` writes nothing and fails when a file on disk differs from what it would write,
 //! so CI catches a catalogue change whose generated files were not refreshed.
 
@@ -51,16 +52,15 @@ fn main() -> anyhow::Result<()> {
     };
     let root = root.canonicalize().unwrap_or(root);
     let files = generate::all();
-    let dir = root.join(generate::OUTPUT_DIR);
     let mut stale = Vec::new();
     for file in &files {
-        let path = dir.join(&file.path);
+        let path = root.join(file.dir).join(&file.path);
         let current = std::fs::read(&path).ok();
         if current.as_deref() == Some(file.contents.as_bytes()) {
             continue;
         }
         if cli.check {
-            stale.push(file.path.clone());
+            stale.push(format!("{}/{}", file.dir, file.path));
             continue;
         }
         if let Some(parent) = path.parent() {
@@ -72,9 +72,14 @@ fn main() -> anyhow::Result<()> {
         println!("wrote {}", path.display());
     }
     // Files that codegen no longer produces are stale too.
-    let expected: std::collections::BTreeSet<PathBuf> =
-        files.iter().map(|f| dir.join(&f.path)).collect();
-    for path in existing_files(&dir) {
+    let expected: std::collections::BTreeSet<PathBuf> = files
+        .iter()
+        .map(|f| root.join(f.dir).join(&f.path))
+        .collect();
+    let existing = generate::OUTPUT_DIRS
+        .iter()
+        .flat_map(|dir| existing_files(&root.join(dir)));
+    for path in existing {
         if !expected.contains(&path) {
             if cli.check {
                 stale.push(path.display().to_string());

@@ -6,7 +6,8 @@
 //! - [`Reconciler`]: the one trait every loop implements (controllers, the scheduler, the
 //!   node agent); [`run`] drives one with `kube_runtime::Controller` (level-triggered, with
 //!   retries on error) over the process's shared [`informers`] — one watch per resource
-//!   type, however many loops read it.
+//!   type, however many loops read it. `generated/` (written by `codegen`) adds a typed
+//!   accessor per catalogue resource: `ctx.informers.apps_v1_deployments()`.
 //! - [`Context`]: what every loop gets: the client, the informers, an event recorder.
 //! - [`manager`]: selects loops with `--controllers` and runs them while holding the
 //!   controller manager's Lease ([`leader`]).
@@ -14,6 +15,7 @@
 //! - [`scheduler`]: the default scheduler, run beside the manager under its own Lease.
 
 pub mod controllers;
+mod generated;
 pub mod informers;
 pub mod leader;
 pub mod manager;

@@ -20,6 +20,9 @@ pub struct KindType {
     /// Decodes a JSON object into the typed struct and encodes it again: type errors are
     /// reported, unknown fields and nulls are dropped, as upstream's typed decoding does.
     pub normalize: fn(&serde_json::Value) -> Result<serde_json::Value, String>,
+    /// The Rust type's path, such as `k8s_openapi::api::apps::v1::Deployment` (what
+    /// generated code names it by).
+    pub rust_type: fn() -> &'static str,
 }
 
 fn schema_of<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
@@ -44,6 +47,7 @@ macro_rules! kinds {
                 definition: <$t as JsonSchema>::schema_name,
                 schema: schema_of::<$t>,
                 normalize: normalize_as::<$t>,
+                rust_type: std::any::type_name::<$t>,
             },
         )*];
     };
