@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-tests/tools/install-packages.sh clang libclang-dev protobuf-compiler etcd-server build-essential
+tests/tools/install-packages.sh clang libclang-dev protobuf-compiler etcd-server build-essential tzdata
 if ! command -v cargo >/dev/null; then
   echo "cargo is missing: install Rust with rustup (https://rustup.rs)" >&2
   exit 1

@@ -330,18 +330,33 @@ async fn the_kubernetes_service_lists_the_servers_that_are_up() {
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let endpoints = kubectl_ok(
-        &kubeconfig,
-        &servers[0].api,
-        &[
-            "get",
-            "endpoints",
-            "kubernetes",
-            "-o",
-            "jsonpath={.subsets[0].addresses[*].ip}",
-        ],
-    );
-    assert_eq!(endpoints.split_whitespace().collect::<Vec<_>>(), all);
+    let endpoints = || {
+        let out = kubectl(
+            &kubeconfig,
+            &servers[0].api,
+            &[
+                "get",
+                "endpoints",
+                "kubernetes",
+                "-o",
+                "jsonpath={.subsets[0].addresses[*].ip}",
+            ],
+        );
+        let mut ips: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        ips.sort();
+        ips
+    };
+    while endpoints() != all {
+        assert!(
+            Instant::now() < deadline,
+            "the Endpoints never listed all three servers: {:?}",
+            endpoints()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     // A server killed drops out once its 15 s lease expires.
     let _ = servers[2].child.kill();
     let _ = servers[2].child.wait();

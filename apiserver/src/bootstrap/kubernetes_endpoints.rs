@@ -155,7 +155,8 @@ async fn write_endpoints(registry: &Registry, servers: &[SocketAddr]) -> anyhow:
 }
 
 /// Sets `fields` on the `kubernetes` object of a resource in `default` (creating it if
-/// missing) unless it already has them.
+/// missing) unless it already has them. Another server may write it meanwhile: a create
+/// that finds it made is retried as an update.
 async fn replace_fields(
     registry: &Registry,
     group: &str,
@@ -164,44 +165,54 @@ async fn replace_fields(
 ) -> anyhow::Result<()> {
     let target = Target::find(group, "v1", plural, Some("default"))
         .ok_or_else(|| anyhow::anyhow!("{plural} is missing from the route table"))?;
-    let current = match registry.get(&target, "kubernetes").await {
-        Ok(current) => Some(current),
-        Err(e) if e.reason == "NotFound" => None,
-        Err(e) => return Err(api_error(e)),
-    };
-    // The slice is made at bootstrap; the Endpoints here, labelled as upstream labels them
-    // so that no mirroring controller makes a second slice of them.
-    let mut object = current.clone().unwrap_or_else(|| {
-        json!({"metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}}})
-    });
-    let (Some(wanted), Some(obj)) = (fields.as_object(), object.as_object_mut()) else {
-        return Ok(());
-    };
-    if wanted.iter().all(|(k, v)| obj.get(k) == Some(v)) {
-        return Ok(());
-    }
-    for (k, v) in wanted {
-        obj.insert(k.clone(), v.clone());
-    }
-    let written = match current {
-        Some(_) => {
-            registry
-                .update(
-                    &target,
-                    "kubernetes",
-                    None,
-                    object,
-                    &WriteOptions::default(),
-                )
-                .await
+    let mut last = None;
+    for _ in 0..3 {
+        let current = match registry.get(&target, "kubernetes").await {
+            Ok(current) => Some(current),
+            Err(e) if e.reason == "NotFound" => None,
+            Err(e) => return Err(api_error(e)),
+        };
+        // The slice is made at bootstrap; the Endpoints here, labelled as upstream labels
+        // them so that no mirroring controller makes a second slice of them.
+        let mut object = current.clone().unwrap_or_else(|| {
+            json!({"metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}}})
+        });
+        let (Some(wanted), Some(obj)) = (fields.as_object(), object.as_object_mut()) else {
+            return Ok(());
+        };
+        if wanted.iter().all(|(k, v)| obj.get(k) == Some(v)) {
+            return Ok(());
         }
-        None => {
-            registry
-                .create(&target, object, &WriteOptions::default())
-                .await
+        for (k, v) in wanted {
+            obj.insert(k.clone(), v.clone());
         }
-    };
-    written.map(|_| ()).map_err(api_error)
+        let written = match current {
+            Some(_) => {
+                registry
+                    .update(
+                        &target,
+                        "kubernetes",
+                        None,
+                        object,
+                        &WriteOptions::default(),
+                    )
+                    .await
+            }
+            None => {
+                registry
+                    .create(&target, object, &WriteOptions::default())
+                    .await
+            }
+        };
+        match written {
+            Ok(_) => return Ok(()),
+            Err(e) if matches!(e.reason, "AlreadyExists" | "Conflict" | "NotFound") => {
+                last = Some(e);
+            }
+            Err(e) => return Err(api_error(e)),
+        }
+    }
+    Err(last.map_or_else(|| anyhow::anyhow!("no attempt made"), api_error))
 }
 
 fn api_error(e: ApiError) -> anyhow::Error {

@@ -438,6 +438,16 @@ fn validate_time_zone(spec: Option<&Value>, causes: &mut Vec<Cause>) {
         ));
         return;
     }
+    // Upstream loads the zone (`time.LoadLocation`); one the time zone database lacks is
+    // as unknown as a malformed name.
+    if !zone.eq_ignore_ascii_case("Local") && jiff::tz::TimeZone::get(zone).is_err() {
+        causes.push(Cause::invalid(
+            field,
+            zone,
+            &format!("unknown time zone {zone}"),
+        ));
+        return;
+    }
     if zone.eq_ignore_ascii_case("Local") {
         causes.push(Cause::invalid(
             field,
@@ -672,6 +682,10 @@ mod tests {
             (
                 cron(json!({"timeZone": "Local"})),
                 one("spec.timeZone", "Invalid value: \"Local\": timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones"),
+            ),
+            (
+                cron(json!({"timeZone": "Mars/Olympus_Mons"})),
+                one("spec.timeZone", "Invalid value: \"Mars/Olympus_Mons\": unknown time zone Mars/Olympus_Mons"),
             ),
             (
                 cron(json!({"timeZone": "Mars/Olympus Mons"})),
