@@ -55,12 +55,23 @@ impl<K: Informed> Informer<K> {
         self.store.clone()
     }
 
-    /// Every object changed (added, modified or deleted) from now on; after falling behind,
-    /// every cached object.
+    /// Every object there is once the first list is in (as an informer's handler gets an
+    /// add for every existing object, however late it subscribes), then every object
+    /// changed (added, modified or deleted); after falling behind, every cached object.
     pub fn subscribe(&self) -> impl Stream<Item = Arc<K>> + Send + 'static {
+        // Subscribed before the cache is read, so no change falls in between.
         let receiver = self.changes.subscribe();
+        let existing = {
+            let store = self.store.clone();
+            let mut listed = self.listed.clone();
+            futures::stream::once(async move {
+                let _ = listed.wait_for(|listed| *listed).await;
+                store.state()
+            })
+            .flat_map(futures::stream::iter)
+        };
         let store = self.store.clone();
-        futures::stream::unfold(receiver, move |mut receiver| {
+        let changes = futures::stream::unfold(receiver, move |mut receiver| {
             let store = store.clone();
             async move {
                 match receiver.recv().await {
@@ -70,7 +81,9 @@ impl<K: Informed> Informer<K> {
                 }
             }
         })
-        .flat_map(futures::stream::iter)
+        .flat_map(futures::stream::iter);
+        // Merged, not chained: a kind that never lists must not hold back its changes.
+        futures::stream::select(existing, changes)
     }
 
     /// Waits until the first list has filled the cache.

@@ -81,12 +81,7 @@ pub static KNOWN: &[Known] = &[
         true,
         controllers::garbage_collector::run
     ),
-    known!(
-        "job-controller",
-        ["job"],
-        true,
-        controllers::job::Jobs::default()
-    ),
+    known_loop!("job-controller", ["job"], true, controllers::job::run),
     known!(
         "ttl-after-finished-controller",
         ["ttl-after-finished"],

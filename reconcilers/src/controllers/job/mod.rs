@@ -6,10 +6,12 @@
 //! `backoffLimitPerIndex` with `maxFailedIndexes`, and `successPolicy` ([`policy`]), and
 //! the status with its conditions (`SuccessCriteriaMet`/`Complete`,
 //! `FailureTarget`/`Failed`, `Suspended`).
+//! Pods are counted through the job-tracking finalizer ([`tracking`]).
 //! `ttl-after-finished-controller` ([`ttl`]) deletes finished Jobs after their TTL.
 
 pub mod plan;
 pub mod policy;
+pub mod tracking;
 pub mod ttl;
 
 use std::collections::BTreeMap;
@@ -27,6 +29,14 @@ use serde_json::json;
 use super::expectations::Expectations;
 use super::{not_found, pods, publish};
 use crate::{Context, Error, Reconciler};
+
+/// The job controller's loops: the Jobs, and the release of pods whose Job is gone.
+pub async fn run(ctx: Arc<Context>, shutdown: tokio_util::sync::CancellationToken) {
+    tokio::join!(
+        crate::run(Jobs::default(), ctx.clone(), shutdown.clone()),
+        crate::run(tracking::Orphans, ctx, shutdown),
+    );
+}
 
 #[derive(Default)]
 pub struct Jobs {
@@ -145,7 +155,9 @@ impl Jobs {
                 Err(e) => return Err(e.into()),
             }
         }
-        if let Some((condition, reason, message)) = &plan.finish {
+        if let Some((condition, reason, message)) =
+            plan.finish.as_ref().filter(|_| plan.finished_now)
+        {
             if condition == &"Complete" {
                 publish(
                     &recorder,
@@ -181,6 +193,15 @@ impl Jobs {
                 &Patch::Merge(json!({ "status": status })),
             )
             .await?;
+        }
+        // Recorded in the status above: their finalizers can go.
+        for name in &plan.release {
+            if let Some(pod) = owned
+                .iter()
+                .find(|p| p.metadata.name.as_deref() == Some(name))
+            {
+                tracking::release(&pods_api, pod).await?;
+            }
         }
         if let Some(e) = failure {
             return Err(e.into());
@@ -219,6 +240,10 @@ impl Jobs {
             None => format!("{name}-"),
         };
         let mut pod = pods::from_template(&template, &prefix, namespace, owner);
+        pod.metadata
+            .finalizers
+            .get_or_insert_with(Vec::new)
+            .push(tracking::FINALIZER.into());
         if let Some(i) = index {
             let value = i.to_string();
             pod.metadata

@@ -10,6 +10,7 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::policy::{self, FailureAction};
+use super::tracking;
 use crate::controllers::pods;
 
 /// The annotation (and label) of an Indexed Job's pod's completion index.
@@ -43,11 +44,18 @@ pub struct Plan {
     pub start: Vec<Option<i32>>,
     /// Active pods to stop (by name).
     pub stop: Vec<String>,
-    /// The finishing condition, with its reason and message, if the Job finishes now.
-    pub finish: Option<(&'static str, &'static str, String)>,
+    /// The finishing condition (`Complete` or `Failed`), with its reason and message, if
+    /// the Job is finishing. Its pods are stopped at once; the condition itself is set
+    /// once every finished pod is counted (`SuccessCriteriaMet` or `FailureTarget` say
+    /// so meanwhile), as upstream does.
+    pub finish: Option<(&'static str, String, String)>,
+    /// Whether the finishing condition is set in this pass.
+    pub finished_now: bool,
     pub status: JobStatus,
     /// Wait this long before starting more pods (back-off after failures).
     pub wait: Option<Duration>,
+    /// Pods whose tracking finalizer goes once the status is written.
+    pub release: Vec<String>,
 }
 
 /// `1,3-5,7` for a set of indexes, as upstream writes `completedIndexes`.
@@ -133,12 +141,8 @@ pub fn plan(
         BTreeSet::new()
     };
     let mut index_failures: BTreeMap<i32, i32> = BTreeMap::new();
-    let mut counted: i32 = 0;
     for pod in owned.iter().filter(|p| finished(p) == Some("Failed")) {
         let action = policy::failure_action(&spec, pod);
-        if action != FailureAction::Ignore {
-            counted = counted.saturating_add(1);
-        }
         match (action, per_index_limit.and(index_of(pod))) {
             (FailureAction::FailJob(message), _) => {
                 fail_job.get_or_insert(message);
@@ -161,8 +165,13 @@ pub fn plan(
                 .map(|(i, _)| *i),
         );
     }
-    // Counts never go down: finished pods may be deleted after they were counted.
-    let failed = counted.max(old.failed.unwrap_or(0));
+    // Finished pods are counted through the tracking finalizer, once each.
+    // Pods stopped because the Job finishes (or is suspended) are not failures.
+    let finishing = old.conditions.iter().flatten().any(|c| {
+        matches!(c.type_.as_str(), "SuccessCriteriaMet" | "FailureTarget") && c.status == "True"
+    });
+    let tally = tracking::tally(job, owned, already_finished || suspended || finishing);
+    let failed = tally.all_failed();
     let mut completed: BTreeSet<i32> = if indexed {
         succeeded_pods
             .iter()
@@ -179,9 +188,7 @@ pub fn plan(
     let succeeded = if indexed {
         i32::try_from(completed.len()).unwrap_or(i32::MAX)
     } else {
-        i32::try_from(succeeded_pods.len())
-            .unwrap_or(i32::MAX)
-            .max(old.succeeded.unwrap_or(0))
+        tally.all_succeeded()
     };
     let ready =
         i32::try_from(active.iter().filter(|p| pods::is_ready(p)).count()).unwrap_or(i32::MAX);
@@ -200,8 +207,9 @@ pub fn plan(
         .or_else(|| (!suspended).then_some(Time(now)));
     let mut status = JobStatus {
         active: Some(i32::try_from(active.len()).unwrap_or(i32::MAX)),
-        succeeded: Some(succeeded),
-        failed: Some(failed),
+        // Counted for good; the rest are in `uncountedTerminatedPods` until released.
+        succeeded: Some(if indexed { succeeded } else { tally.succeeded }),
+        failed: Some(tally.failed),
         ready: Some(ready),
         terminating: Some(terminating),
         start_time,
@@ -211,8 +219,9 @@ pub fn plan(
             .map(|_| compress(&failed_indexes))
             .or(old.failed_indexes.clone()),
         conditions: old.conditions.clone(),
-        uncounted_terminated_pods: None,
+        uncounted_terminated_pods: Some(tally.uncounted.clone()),
     };
+    plan.release = tally.release.clone();
     if already_finished {
         plan.stop = active
             .iter()
@@ -245,40 +254,59 @@ pub fn plan(
         .is_some_and(|(deadline, start)| {
             now.duration_since(start.0).as_secs_f64() > deadline as f64
         });
-    if let Some(message) = fail_job {
-        plan.finish = Some(("Failed", "PodFailurePolicy", message));
+    // A finish decided earlier (its target condition set) stands.
+    let decided = old.conditions.iter().flatten().find_map(|c| {
+        let finish = match c.type_.as_str() {
+            "SuccessCriteriaMet" => "Complete",
+            "FailureTarget" => "Failed",
+            _ => return None,
+        };
+        (c.status == "True").then(|| {
+            (
+                finish,
+                c.reason.clone().unwrap_or_default(),
+                c.message.clone().unwrap_or_default(),
+            )
+        })
+    });
+    if let Some(decided) = decided {
+        plan.finish = Some(decided);
+    } else if let Some(message) = fail_job {
+        plan.finish = Some(("Failed", "PodFailurePolicy".into(), message));
     } else if let Some(rule) = success_rule {
         plan.finish = Some((
             "Complete",
-            "SuccessPolicy",
+            "SuccessPolicy".into(),
             format!("Matched rules at index {rule}"),
         ));
-        status.completion_time = Some(Time(now));
     } else if complete {
         plan.finish = Some((
             "Complete",
-            "CompletionsReached",
+            "CompletionsReached".into(),
             "Reached expected number of succeeded pods".into(),
         ));
-        status.completion_time = Some(Time(now));
     } else if max_failed_exceeded {
         plan.finish = Some((
             "Failed",
-            "MaxFailedIndexesExceeded",
+            "MaxFailedIndexesExceeded".into(),
             "Job has exceeded the specified maximal number of failed indexes".into(),
         ));
     } else if indexes_done {
-        plan.finish = Some(("Failed", "FailedIndexes", "Job has failed indexes".into()));
+        plan.finish = Some((
+            "Failed",
+            "FailedIndexes".into(),
+            "Job has failed indexes".into(),
+        ));
     } else if failed > backoff_limit {
         plan.finish = Some((
             "Failed",
-            "BackoffLimitExceeded",
+            "BackoffLimitExceeded".into(),
             "Job has reached the specified backoff limit".into(),
         ));
     } else if deadline_passed {
         plan.finish = Some((
             "Failed",
-            "DeadlineExceeded",
+            "DeadlineExceeded".into(),
             "Job was active longer than specified deadline".into(),
         ));
     }
@@ -342,14 +370,22 @@ pub fn plan(
             });
         }
     };
+    let counted_all = tally.uncounted.succeeded.as_ref().is_none_or(Vec::is_empty)
+        && tally.uncounted.failed.as_ref().is_none_or(Vec::is_empty);
+    plan.finished_now = plan.finish.is_some() && counted_all;
     match &plan.finish {
         Some(("Complete", reason, message)) => {
             set("SuccessCriteriaMet", "True", reason, message);
-            set("Complete", "True", reason, message);
+            if counted_all {
+                set("Complete", "True", reason, message);
+                status.completion_time = Some(Time(now));
+            }
         }
         Some((_, reason, message)) => {
             set("FailureTarget", "True", reason, message);
-            set("Failed", "True", reason, message);
+            if counted_all {
+                set("Failed", "True", reason, message);
+            }
         }
         None if suspended => set("Suspended", "True", "JobSuspended", "Job suspended"),
         None => {
@@ -378,7 +414,8 @@ mod tests {
             annotations.insert(INDEX.into(), json!(i.to_string()));
         }
         serde_json::from_value(json!({
-            "metadata": {"name": name, "annotations": annotations},
+            "metadata": {"name": name, "uid": name, "annotations": annotations,
+                "finalizers": [tracking::FINALIZER]},
             "status": {"phase": phase},
         }))
         .unwrap()
@@ -409,12 +446,31 @@ mod tests {
             None,
         );
         assert_eq!(p.finish.as_ref().map(|f| f.0), Some("Complete"));
-        assert!(p
-            .status
-            .conditions
-            .unwrap()
+        // Decided, not yet Complete: the pods are recorded, then released.
+        let has = |p: &Plan, type_: &str| {
+            p.status
+                .conditions
+                .iter()
+                .flatten()
+                .any(|c| c.type_ == type_ && c.status == "True")
+        };
+        assert!(has(&p, "SuccessCriteriaMet") && !has(&p, "Complete"));
+        assert_eq!(p.release, ["a", "b", "c"]);
+        // The next pass counts the released pods and completes the Job.
+        let mut j = j;
+        j.status = Some(p.status.clone());
+        let released: Vec<Pod> = ["a", "b", "c"]
             .iter()
-            .any(|c| c.type_ == "Complete" && c.status == "True"));
+            .map(|n| {
+                let mut p = pod(n, "Succeeded", None);
+                p.metadata.finalizers = None;
+                p
+            })
+            .collect();
+        let p = plan(&j, &released, now(), None);
+        assert!(p.finished_now && has(&p, "Complete"));
+        assert_eq!(p.status.succeeded, Some(3));
+        assert!(p.status.completion_time.is_some());
     }
 
     #[test]
@@ -443,7 +499,7 @@ mod tests {
         ];
         let p = plan(&j, &pods, now(), None);
         assert_eq!(
-            p.finish.as_ref().map(|f| (f.0, f.1)),
+            p.finish.as_ref().map(|f| (f.0, f.1.as_str())),
             Some(("Failed", "BackoffLimitExceeded"))
         );
         assert_eq!(p.stop, vec!["c".to_string()]);
@@ -481,7 +537,7 @@ mod tests {
     }
 
     fn finish(p: &Plan) -> Option<(&str, &str)> {
-        p.finish.as_ref().map(|f| (f.0, f.1))
+        p.finish.as_ref().map(|f| (f.0, f.1.as_str()))
     }
 
     #[test]
