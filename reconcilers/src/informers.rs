@@ -58,32 +58,38 @@ impl<K: Informed> Informer<K> {
     /// Every object there is once the first list is in (as an informer's handler gets an
     /// add for every existing object, however late it subscribes), then every object
     /// changed (added, modified or deleted); after falling behind, every cached object.
+    /// Changes are never older than what came before them: those queued while the first
+    /// list was awaited are dropped, as the cache read after it reflects them all.
     pub fn subscribe(&self) -> impl Stream<Item = Arc<K>> + Send + 'static {
         // Subscribed before the cache is read, so no change falls in between.
         let receiver = self.changes.subscribe();
-        let existing = {
-            let store = self.store.clone();
-            let mut listed = self.listed.clone();
-            futures::stream::once(async move {
-                let _ = listed.wait_for(|listed| *listed).await;
-                store.state()
-            })
-            .flat_map(futures::stream::iter)
-        };
         let store = self.store.clone();
-        let changes = futures::stream::unfold(receiver, move |mut receiver| {
+        let listed = self.listed.clone();
+        futures::stream::unfold((receiver, Some(listed)), move |(mut receiver, unlisted)| {
             let store = store.clone();
             async move {
+                if let Some(mut listed) = unlisted {
+                    // A kind that never lists never changes either: waiting holds
+                    // nothing back.
+                    let _ = listed.wait_for(|listed| *listed).await;
+                    loop {
+                        match receiver.try_recv() {
+                            Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) => {}
+                            Err(_) => break,
+                        }
+                    }
+                    return Some((store.state(), (receiver, None)));
+                }
                 match receiver.recv().await {
-                    Ok(obj) => Some((vec![obj], receiver)),
-                    Err(broadcast::error::RecvError::Lagged(_)) => Some((store.state(), receiver)),
+                    Ok(obj) => Some((vec![obj], (receiver, None))),
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        Some((store.state(), (receiver, None)))
+                    }
                     Err(broadcast::error::RecvError::Closed) => None,
                 }
             }
         })
-        .flat_map(futures::stream::iter);
-        // Merged, not chained: a kind that never lists must not hold back its changes.
-        futures::stream::select(existing, changes)
+        .flat_map(futures::stream::iter)
     }
 
     /// Waits until the first list has filled the cache.

@@ -438,11 +438,12 @@ spec: {containers: [{name: c, image: nginx:1.27, resources: {requests: {cpu: "10
 
 #[test]
 fn pods_of_a_killed_node_agent_are_evicted_and_rescheduled() {
+    // The grace period outlasts the nodes' 10 s Lease renewals, so live nodes stay Ready.
     let k = KeelsonUp::start(&[
         "--simulated-nodes",
         "1",
         "--node-monitor-grace-period",
-        "4s",
+        "15s",
     ]);
     let log = k.data_dir.with_extension("agent.log");
     let agent = NodeAgent::start(&k.kubeconfig, &["--simulated-nodes", "1"], log);
