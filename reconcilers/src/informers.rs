@@ -72,12 +72,9 @@ impl<K: Informed> Informer<K> {
                     // A kind that never lists never changes either: waiting holds
                     // nothing back.
                     let _ = listed.wait_for(|listed| *listed).await;
-                    loop {
-                        match receiver.try_recv() {
-                            Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) => {}
-                            Err(_) => break,
-                        }
-                    }
+                    while let Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) =
+                        receiver.try_recv()
+                    {}
                     return Some((store.state(), (receiver, None)));
                 }
                 match receiver.recv().await {
