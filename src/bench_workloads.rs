@@ -36,6 +36,11 @@ pub struct WorkloadsBenchArgs {
     /// Deployments sharing the replicas.
     #[arg(long, default_value_t = 10)]
     deployments: u32,
+    /// Pace the Deployments' creation to this many replicas per second (0: create them all
+    /// at once). Upstream's load tests create pods at a set throughput; a burst measures
+    /// mostly the queue.
+    #[arg(long, default_value_t = 0)]
+    pods_per_second: u32,
     /// How long to wait for the nodes, then for the pods, in seconds.
     #[arg(long, default_value_t = 900)]
     timeout: u64,
@@ -96,15 +101,30 @@ fn is_ready(node: &Node) -> bool {
 #[derive(Default)]
 struct Seen {
     added: HashMap<String, Instant>,
+    bound: HashMap<String, Instant>,
     running: HashMap<String, Instant>,
+}
+
+/// The p50 and p99 of the time from `from` to `to` over the pods in both.
+fn stage(from: &HashMap<String, Instant>, to: &HashMap<String, Instant>) -> (f64, f64) {
+    let mut latencies: Vec<Duration> = to
+        .iter()
+        .filter_map(|(name, at)| Some(at.saturating_duration_since(*from.get(name)?)))
+        .collect();
+    latencies.sort();
+    (percentile(&latencies, 0.50), percentile(&latencies, 0.99))
 }
 
 pub async fn workloads(args: WorkloadsBenchArgs) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     // A /24 per node: 5,000 nodes need more than the default /16.
     let (server, kubeconfig) = start_keelson_up(dir.path(), &["--cluster-cidr", "10.0.0.0/8"])?;
+    let pacing = match args.pods_per_second {
+        0 => "created at once".to_string(),
+        rate => format!("created at {rate} replicas/s"),
+    };
     println!(
-        "keelson bench workloads: {} Deployments, {} replicas, {} simulated nodes",
+        "keelson bench workloads: {} Deployments, {} replicas ({pacing}), {} simulated nodes",
         args.deployments, args.replicas, args.nodes
     );
     let started = Instant::now();
@@ -142,8 +162,16 @@ pub async fn workloads(args: WorkloadsBenchArgs) -> anyhow::Result<()> {
             };
             let now = Instant::now();
             let running = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+            let bound = pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.node_name.as_ref())
+                .is_some();
             if let (Some(name), Ok(mut seen)) = (pod.metadata.name, recorder.lock()) {
                 seen.added.entry(name.clone()).or_insert(now);
+                if bound {
+                    seen.bound.entry(name.clone()).or_insert(now);
+                }
                 if running {
                     seen.running.entry(name).or_insert(now);
                 }
@@ -156,6 +184,13 @@ pub async fn workloads(args: WorkloadsBenchArgs) -> anyhow::Result<()> {
     let created = Instant::now();
     for i in 0..count {
         let share = args.replicas / count + u32::from(i < args.replicas % count);
+        if args.pods_per_second > 0 && i > 0 {
+            let pace = Duration::from_secs_f64(f64::from(share) / f64::from(args.pods_per_second));
+            tokio::time::sleep_until(
+                tokio::time::Instant::from_std(created) + pace.saturating_mul(i),
+            )
+            .await;
+        }
         deployments
             .create(
                 &PostParams::default(),
@@ -174,6 +209,10 @@ pub async fn workloads(args: WorkloadsBenchArgs) -> anyhow::Result<()> {
     let all_running = created.elapsed();
     watching.abort();
     let (server_rss, agent_rss) = (rss_mib(server.0.id()), rss_mib(agent.0.id()));
+    let ((bind50, bind99), (run50, run99)) = seen
+        .lock()
+        .map(|s| (stage(&s.added, &s.bound), stage(&s.bound, &s.running)))
+        .unwrap_or_default();
     let mut latencies: Vec<Duration> = seen
         .lock()
         .map(|s| {
@@ -193,6 +232,9 @@ pub async fn workloads(args: WorkloadsBenchArgs) -> anyhow::Result<()> {
         percentile(&latencies, 0.50),
         percentile(&latencies, 0.99),
         percentile(&latencies, 1.0),
+    );
+    println!(
+        "stages   creation to binding p50 {bind50:.0} ms p99 {bind99:.0} ms; binding to Running p50 {run50:.0} ms p99 {run99:.0} ms"
     );
     println!(
         "memory   server RSS {server_rss:.0} MiB (goal < 1024), node agent RSS {agent_rss:.0} MiB"

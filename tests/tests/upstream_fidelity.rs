@@ -466,7 +466,8 @@ async fn ephemeral_containers_can_be_added_but_not_removed() {
     post(
         &https,
         "/api/v1/namespaces/default/pods",
-        json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]}}),
+        // Left alone by the scheduler, whose status writes would race the PUT below.
+        json!({"metadata": {"name": "p"}, "spec": {"schedulerName": "elsewhere", "containers": [{"name": "app", "image": "nginx:1.27"}]}}),
     )
     .await;
     let path = "/api/v1/namespaces/default/pods/p/ephemeralcontainers";
