@@ -136,3 +136,18 @@ pub fn finish_pods(
         }
     })
 }
+
+/// Creates an object of type `K` from JSON through `api`, failing the test if refused.
+pub async fn create_from_json<K>(api: &Api<K>, value: serde_json::Value)
+where
+    K: kube::Resource
+        + Clone
+        + std::fmt::Debug
+        + for<'de> k8s_openapi::serde::Deserialize<'de>
+        + k8s_openapi::serde::Serialize,
+{
+    let object: K = serde_json::from_value(value).expect("an object");
+    api.create(&kube::api::PostParams::default(), &object)
+        .await
+        .expect("create");
+}

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, ResourceQuota};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use keelson_tests::workloads::{eventually, with_controllers};
-use kube::api::{DeleteParams, PostParams};
+use keelson_tests::workloads::{create_from_json as create, eventually, with_controllers};
+use kube::api::DeleteParams;
 use kube::Api;
 use serde_json::json;
 
@@ -29,20 +29,6 @@ fn expected(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
-}
-
-async fn create<K>(api: &Api<K>, value: serde_json::Value)
-where
-    K: kube::Resource
-        + Clone
-        + std::fmt::Debug
-        + for<'de> k8s_openapi::serde::Deserialize<'de>
-        + k8s_openapi::serde::Serialize,
-{
-    let object: K = serde_json::from_value(value).expect("an object");
-    api.create(&PostParams::default(), &object)
-        .await
-        .expect("create");
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ use keelson_reconcilers::leader::LeaderElection;
 use keelson_reconcilers::scheduler::{Scheduler, SchedulerConfig, LEASE_NAME};
 use keelson_reconcilers::Context;
 use keelson_tests::in_process::InProcess;
+use keelson_tests::workloads::create_from_json as create;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::Api;
 use serde_json::json;
@@ -531,21 +532,6 @@ async fn the_scheduler_holds_its_lease() {
     c.stop().await;
 }
 
-/// Creates a cluster-scoped or `default` object of type `K` from JSON.
-async fn create<K>(api: Api<K>, value: serde_json::Value)
-where
-    K: kube::Resource
-        + Clone
-        + std::fmt::Debug
-        + for<'de> k8s_openapi::serde::Deserialize<'de>
-        + k8s_openapi::serde::Serialize,
-{
-    let object: K = serde_json::from_value(value).expect("an object");
-    api.create(&PostParams::default(), &object)
-        .await
-        .expect("create");
-}
-
 #[tokio::test]
 async fn volumes_decide_where_pods_with_claims_go() {
     use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
@@ -564,7 +550,7 @@ async fn volumes_decide_where_pods_with_claims_go() {
     let claim_volume = |claim: &str| json!({"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]});
     // A claim bound to a volume only node b reaches.
     create(
-        Api::<PersistentVolume>::all(c.client.clone()),
+        &Api::<PersistentVolume>::all(c.client.clone()),
         json!({
             "metadata": {"name": "on-b"},
             "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
@@ -574,7 +560,7 @@ async fn volumes_decide_where_pods_with_claims_go() {
         }),
     )
     .await;
-    create(claims.clone(), json!({
+    create(&claims, json!({
         "metadata": {"name": "bound"},
         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}},
             "storageClassName": "manual", "volumeName": "on-b"},
@@ -585,7 +571,7 @@ async fn volumes_decide_where_pods_with_claims_go() {
 
     // A claim to be provisioned on first use, where the class allows: zone z2.
     create(
-        Api::<StorageClass>::all(c.client.clone()),
+        &Api::<StorageClass>::all(c.client.clone()),
         json!({
             "metadata": {"name": "late"}, "provisioner": "example.com/local",
             "volumeBindingMode": "WaitForFirstConsumer",
@@ -594,7 +580,7 @@ async fn volumes_decide_where_pods_with_claims_go() {
         }),
     )
     .await;
-    create(claims.clone(), json!({
+    create(&claims, json!({
         "metadata": {"name": "later"},
         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}},
             "storageClassName": "late"},
@@ -615,13 +601,13 @@ async fn volumes_decide_where_pods_with_claims_go() {
 
     // An unbound claim of an Immediate class waits for its volume.
     create(
-        Api::<StorageClass>::all(c.client.clone()),
+        &Api::<StorageClass>::all(c.client.clone()),
         json!({
             "metadata": {"name": "now"}, "provisioner": "example.com/remote",
         }),
     )
     .await;
-    create(claims.clone(), json!({
+    create(&claims, json!({
         "metadata": {"name": "pending"},
         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}},
             "storageClassName": "now"},
