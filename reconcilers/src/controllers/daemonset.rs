@@ -20,7 +20,7 @@ use serde_json::json;
 
 use super::deployment::rollout::resolve;
 use super::history::{self, HASH_LABEL};
-use super::{not_found, pods, publish};
+use super::{controlled_by, not_found, pods, publish};
 use crate::{Context, Error, Reconciler};
 
 pub struct DaemonSets;
@@ -237,16 +237,11 @@ impl Reconciler for DaemonSets {
         // The current revision of the template.
         let revisions_api: Api<ControllerRevision> =
             Api::namespaced(ctx.client.clone(), &namespace);
-        let revisions: Vec<ControllerRevision> = ctx
-            .informers
-            .get::<ControllerRevision>()
-            .store()
-            .state()
-            .iter()
-            .filter(|r| r.namespace().as_deref() == Some(namespace.as_str()))
-            .filter(|r| pods::controller_of(r.meta()).is_some_and(|o| o.uid == uid))
-            .map(|r| (**r).clone())
-            .collect();
+        let revisions: Vec<ControllerRevision> =
+            controlled_by::<ControllerRevision>(&ctx, &namespace, &uid)
+                .iter()
+                .map(|r| (**r).clone())
+                .collect();
         let template = serde_json::to_value(&spec.template).unwrap_or_default();
         let labels = spec
             .template
@@ -273,14 +268,8 @@ impl Reconciler for DaemonSets {
 
         let pod_spec = spec.template.spec.clone().unwrap_or_default();
         let nodes = ctx.informers.get::<Node>().store().state();
-        let owned: Vec<Pod> = ctx
-            .informers
-            .get::<Pod>()
-            .store()
-            .state()
+        let owned: Vec<Pod> = controlled_by::<Pod>(&ctx, &namespace, &uid)
             .iter()
-            .filter(|p| p.namespace().as_deref() == Some(namespace.as_str()))
-            .filter(|p| pods::controller_of(p.meta()).is_some_and(|r| r.uid == uid))
             .filter(|p| pods::selects(&selector, p.meta()))
             .filter(|p| p.metadata.deletion_timestamp.is_none())
             .map(|p| (**p).clone())

@@ -44,6 +44,23 @@ pub async fn publish(
     }
 }
 
+/// The objects of kind `K` in `namespace` whose controller is the object with `uid`, from
+/// the shared informer's cache.
+pub fn controlled_by<K: crate::Informed>(
+    ctx: &crate::Context,
+    namespace: &str,
+    uid: &str,
+) -> Vec<std::sync::Arc<K>> {
+    ctx.informers
+        .get::<K>()
+        .store()
+        .state()
+        .into_iter()
+        .filter(|o| o.meta().namespace.as_deref() == Some(namespace))
+        .filter(|o| pods::controller_of(o.meta()).is_some_and(|r| r.uid == uid))
+        .collect()
+}
+
 /// Whether an API error says the object is not there.
 pub fn not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(status) if status.code == 404)

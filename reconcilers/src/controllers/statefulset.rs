@@ -23,7 +23,7 @@ use serde_json::json;
 
 use super::deployment::rollout::resolve;
 use super::history::{self, HASH_LABEL};
-use super::{not_found, pods, publish};
+use super::{controlled_by, not_found, pods, publish};
 use crate::{Context, Error, Reconciler};
 
 const POD_NAME_LABEL: &str = "statefulset.kubernetes.io/pod-name";
@@ -81,16 +81,11 @@ impl Reconciler for StatefulSets {
         // Revisions: the one pods are updated to, and the one the set ran before.
         let revisions_api: Api<ControllerRevision> =
             Api::namespaced(ctx.client.clone(), &namespace);
-        let revisions: Vec<ControllerRevision> = ctx
-            .informers
-            .get::<ControllerRevision>()
-            .store()
-            .state()
-            .iter()
-            .filter(|r| r.namespace().as_deref() == Some(namespace.as_str()))
-            .filter(|r| pods::controller_of(r.meta()).is_some_and(|o| o.uid == uid))
-            .map(|r| (**r).clone())
-            .collect();
+        let revisions: Vec<ControllerRevision> =
+            controlled_by::<ControllerRevision>(&ctx, &namespace, &uid)
+                .iter()
+                .map(|r| (**r).clone())
+                .collect();
         let labels = spec
             .template
             .metadata
@@ -137,14 +132,8 @@ impl Reconciler for StatefulSets {
             .and_then(|r| r.partition)
             .unwrap_or(0);
         let parallel = spec.pod_management_policy.as_deref() == Some("Parallel");
-        let mut by_ordinal: BTreeMap<i32, Pod> = ctx
-            .informers
-            .get::<Pod>()
-            .store()
-            .state()
+        let mut by_ordinal: BTreeMap<i32, Pod> = controlled_by::<Pod>(&ctx, &namespace, &uid)
             .iter()
-            .filter(|p| p.namespace().as_deref() == Some(namespace.as_str()))
-            .filter(|p| pods::controller_of(p.meta()).is_some_and(|r| r.uid == uid))
             .filter_map(|p| ordinal_of(&name, p).map(|o| (o, (**p).clone())))
             .collect();
         let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);

@@ -21,7 +21,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
 use super::job::ttl::finished_at;
-use super::{not_found, pods, publish};
+use super::{controlled_by, not_found, publish};
 use crate::{Context, Error, Reconciler};
 use schedule::Schedule;
 
@@ -63,14 +63,8 @@ impl Reconciler for CronJobs {
         let recorder = ctx.recorder(Self::NAME);
         let reference = cj.object_ref(&());
         let jobs_api: Api<Job> = Api::namespaced(ctx.client.clone(), &namespace);
-        let mut jobs: Vec<Job> = ctx
-            .informers
-            .get::<Job>()
-            .store()
-            .state()
+        let mut jobs: Vec<Job> = controlled_by::<Job>(&ctx, &namespace, &uid)
             .iter()
-            .filter(|j| j.namespace().as_deref() == Some(namespace.as_str()))
-            .filter(|j| pods::controller_of(j.meta()).is_some_and(|r| r.uid == uid))
             .map(|j| (**j).clone())
             .collect();
         jobs.sort_by_key(|j| j.metadata.creation_timestamp.as_ref().map(|t| t.0));

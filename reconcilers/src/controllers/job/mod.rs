@@ -27,7 +27,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
 use super::expectations::Expectations;
-use super::{not_found, pods, publish};
+use super::{controlled_by, not_found, pods, publish};
 use crate::{Context, Error, Reconciler};
 
 /// The job controller's loops: the Jobs, and the release of pods whose Job is gone.
@@ -93,11 +93,8 @@ impl Jobs {
         {
             return Ok(Action::requeue(Duration::from_secs(1)));
         }
-        let owned: Vec<Pod> = cache
-            .state()
+        let owned: Vec<Pod> = controlled_by::<Pod>(ctx, &namespace, &uid)
             .iter()
-            .filter(|p| p.meta().namespace.as_deref() == Some(namespace.as_str()))
-            .filter(|p| pods::controller_of(p.meta()).is_some_and(|r| r.uid == uid))
             .map(|p| (**p).clone())
             .collect();
         let now = jiff::Timestamp::now();
