@@ -226,24 +226,7 @@ async fn a_deployment_rolls_out_a_new_template_and_back() {
         .any(|c| c.type_ == "Available" && c.status == "True"));
 
     // A new image rolls out through a second set; the first ends at 0.
-    deployments
-        .patch(
-            "web",
-            &PatchParams::default(),
-            &Patch::Strategic(json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "nginx:1.28"}]}}}})),
-        )
-        .await
-        .expect("set image");
-    eventually("the second rollout", || async {
-        deployments.get("web").await.is_ok_and(|d| {
-            rolled_out(&d)
-                && d.annotations()
-                    .get("deployment.kubernetes.io/revision")
-                    .map(String::as_str)
-                    == Some("2")
-        })
-    })
-    .await;
+    roll_out_image(&deployments, "nginx:1.28", "2").await;
     let all = sets.list(&Default::default()).await.expect("list").items;
     assert_eq!(all.len(), 2, "{all:?}");
     let replicas: Vec<(String, i32)> = all
@@ -265,26 +248,36 @@ async fn a_deployment_rolls_out_a_new_template_and_back() {
 
     // Back to the first template (what `kubectl rollout undo` sends): the first set returns
     // as revision 3.
+    roll_out_image(&deployments, "nginx:1.27", "3").await;
+    let all = sets.list(&Default::default()).await.expect("list").items;
+    assert_eq!(all.len(), 2, "the first set is reused: {all:?}");
+}
+
+/// Sets the image of deployment `web`'s container and waits until that rollout is done
+/// as `revision`.
+async fn roll_out_image(
+    deployments: &Api<k8s_openapi::api::apps::v1::Deployment>,
+    image: &str,
+    revision: &str,
+) {
     deployments
         .patch(
             "web",
             &PatchParams::default(),
-            &Patch::Strategic(json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}}})),
+            &Patch::Strategic(json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": image}]}}}})),
         )
         .await
-        .expect("undo");
-    eventually("the rollback", || async {
+        .expect("set image");
+    eventually(&format!("the rollout of {image}"), || async {
         deployments.get("web").await.is_ok_and(|d| {
             rolled_out(&d)
                 && d.annotations()
                     .get("deployment.kubernetes.io/revision")
                     .map(String::as_str)
-                    == Some("3")
+                    == Some(revision)
         })
     })
     .await;
-    let all = sets.list(&Default::default()).await.expect("list").items;
-    assert_eq!(all.len(), 2, "the first set is reused: {all:?}");
 }
 
 #[tokio::test]
