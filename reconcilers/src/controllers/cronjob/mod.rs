@@ -108,12 +108,23 @@ impl Reconciler for CronJobs {
             }
         };
         let now = jiff::Timestamp::now();
-        let since = old
-            .last_schedule_time
+        // The latest scheduled time is also read from the Jobs made for it: the CronJob in
+        // the cache may not show the status written when the newest one was made yet.
+        let scheduled_jobs = jobs
+            .iter()
+            .filter_map(|j| {
+                j.annotations()
+                    .get(SCHEDULED_AT)?
+                    .parse::<jiff::Timestamp>()
+                    .ok()
+            })
+            .max()
+            .map(Time);
+        let mut last_schedule = old.last_schedule_time.clone().max(scheduled_jobs);
+        let since = last_schedule
             .as_ref()
             .or(cj.metadata.creation_timestamp.as_ref())
             .map_or(now, |t| t.0);
-        let mut last_schedule = old.last_schedule_time.clone();
         let (due, missed) = schedule.most_recent(since, now, &zone);
         if let (Some(due), false) = (due, spec.suspend == Some(true)) {
             if missed > 100 {
