@@ -208,10 +208,14 @@ impl ApiServer {
             body_timeout: config.limits.body_timeout,
         });
         bootstrap::create_objects(&state.registry, advertise).await?;
+        let mut reconciler = bootstrap::kubernetes_endpoints::EndpointReconciler::new(advertise);
+        if let Err(e) = reconciler.reconcile(&store, &state.registry).await {
+            tracing::warn!("cannot list this server in the kubernetes Service's endpoints: {e:#}");
+        }
         let endpoints = tokio::spawn(bootstrap::kubernetes_endpoints::run(
+            reconciler,
             store,
             state.clone(),
-            advertise,
             state.registry.shutdown_token(),
         ));
         let priming = state.clone();

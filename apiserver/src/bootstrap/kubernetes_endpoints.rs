@@ -81,21 +81,22 @@ impl EndpointReconciler {
     }
 }
 
-/// Keeps this server in the endpoints until `shutdown`, then removes it.
+/// Keeps this server in the endpoints until `shutdown`, then removes it. The first
+/// reconcile is the caller's (at start, so the writes it makes are done before the server
+/// serves); this renews every [`INTERVAL`] after it.
 pub async fn run(
+    mut reconciler: EndpointReconciler,
     store: Member,
     state: std::sync::Arc<crate::ApiServerState>,
-    advertise: SocketAddr,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
-    let mut reconciler = EndpointReconciler::new(advertise);
     loop {
-        if let Err(e) = reconciler.reconcile(&store, &state.registry).await {
-            tracing::warn!("cannot keep the kubernetes Service's endpoints: {e:#}");
-        }
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(INTERVAL) => {}
+        }
+        if let Err(e) = reconciler.reconcile(&store, &state.registry).await {
+            tracing::warn!("cannot keep the kubernetes Service's endpoints: {e:#}");
         }
     }
     if let Err(e) = reconciler.remove(&store, &state.registry).await {
