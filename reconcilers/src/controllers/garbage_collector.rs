@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PropagationPolicy};
 use kube::core::{ApiResource, GroupVersionKind, PartialObjectMeta};
 use kube::runtime::watcher;
@@ -33,7 +33,7 @@ const ORPHAN: &str = "orphan";
 const FOREGROUND: &str = "foregroundDeletion";
 
 /// What the graph knows of one object.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 struct Node {
     resource: Arc<ApiResource>,
     namespace: Option<String>,
@@ -41,6 +41,46 @@ struct Node {
     owners: Vec<OwnerReference>,
     deleting: bool,
     finalizers: Vec<String>,
+}
+
+impl Node {
+    /// The object's uid and what the graph keeps of it; `None` without a uid.
+    fn of(resource: Arc<ApiResource>, meta: &ObjectMeta) -> Option<(String, Node)> {
+        let uid = meta.uid.clone()?;
+        let node = Node {
+            resource,
+            namespace: meta.namespace.clone(),
+            name: meta.name.clone().unwrap_or_default(),
+            owners: meta.owner_references.clone().unwrap_or_default(),
+            deleting: meta.deletion_timestamp.is_some(),
+            finalizers: meta.finalizers.clone().unwrap_or_default(),
+        };
+        Some((uid, node))
+    }
+
+    fn has_finalizer(&self, finalizer: &str) -> bool {
+        self.finalizers.iter().any(|f| f == finalizer)
+    }
+}
+
+/// What the collector does about one object.
+#[derive(Debug, PartialEq)]
+enum Decision {
+    Nothing,
+    /// Its owners are gone (or deleting it in the foreground): it is deleted.
+    Delete(PropagationPolicy),
+    /// Some owners are gone: only these references are kept.
+    KeepOwners(Vec<OwnerReference>),
+    /// It is deleted with the `orphan` finalizer: each dependent keeps these references
+    /// (all but the ones to it), then the finalizer goes.
+    Orphan(Vec<(Node, Vec<OwnerReference>)>),
+    /// It is deleted with the `foregroundDeletion` finalizer: these dependents (uid, node)
+    /// are deleted with this propagation; the finalizer goes unless `blocked` (a dependent
+    /// that blocks its deletion is left).
+    Foreground {
+        delete: Vec<(String, Node, PropagationPolicy)>,
+        blocked: bool,
+    },
 }
 
 #[derive(Default)]
@@ -88,6 +128,87 @@ impl Graph {
             .get(uid)
             .map(|s| s.iter().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// What to do about the object `uid` as the graph stands. An owner reference whose uid
+    /// the graph does not hold is a gone owner, whatever object has its name now.
+    fn decide(&self, uid: &str) -> Decision {
+        let Some(node) = self.nodes.get(uid) else {
+            return Decision::Nothing;
+        };
+        let dependents: Vec<(String, &Node)> = self
+            .dependents_of(uid)
+            .into_iter()
+            .filter_map(|d| self.nodes.get(&d).map(|n| (d, n)))
+            .collect();
+        if node.deleting && node.has_finalizer(ORPHAN) {
+            return Decision::Orphan(
+                dependents
+                    .into_iter()
+                    .map(|(_, d)| {
+                        let kept = d.owners.iter().filter(|o| o.uid != uid).cloned();
+                        (d.clone(), kept.collect())
+                    })
+                    .collect(),
+            );
+        }
+        if node.deleting && node.has_finalizer(FOREGROUND) {
+            let mut blocked = false;
+            let mut delete = Vec::new();
+            for (dependent_uid, dependent) in dependents {
+                let blocks = dependent
+                    .owners
+                    .iter()
+                    .any(|o| o.uid == uid && o.block_owner_deletion == Some(true));
+                blocked |= blocks;
+                if !dependent.deleting {
+                    let policy = if blocks {
+                        PropagationPolicy::Foreground
+                    } else {
+                        PropagationPolicy::Background
+                    };
+                    delete.push((dependent_uid, dependent.clone(), policy));
+                }
+            }
+            return Decision::Foreground { delete, blocked };
+        }
+        if node.owners.is_empty() || node.deleting {
+            return Decision::Nothing;
+        }
+        let owners: Vec<(&OwnerReference, Option<&Node>)> = node
+            .owners
+            .iter()
+            .map(|o| (o, self.nodes.get(&o.uid)))
+            .collect();
+        let gone: Vec<&str> = owners
+            .iter()
+            .filter(|(_, n)| n.is_none())
+            .map(|(o, _)| o.uid.as_str())
+            .collect();
+        let deleting_in_foreground = |n: &Node| n.deleting && n.has_finalizer(FOREGROUND);
+        let blocking_foreground = owners.iter().any(|(o, n)| {
+            o.block_owner_deletion == Some(true) && n.is_some_and(deleting_in_foreground)
+        });
+        if gone.len() == owners.len() {
+            return Decision::Delete(PropagationPolicy::Background);
+        }
+        if blocking_foreground
+            && owners
+                .iter()
+                .all(|(_, n)| n.is_none_or(deleting_in_foreground))
+        {
+            return Decision::Delete(PropagationPolicy::Foreground);
+        }
+        if !gone.is_empty() {
+            return Decision::KeepOwners(
+                node.owners
+                    .iter()
+                    .filter(|o| !gone.contains(&o.uid.as_str()))
+                    .cloned()
+                    .collect(),
+            );
+        }
+        Decision::Nothing
     }
 }
 
@@ -195,17 +316,8 @@ async fn watch(
         };
         match event {
             watcher::Event::Apply(obj) | watcher::Event::InitApply(obj) => {
-                let meta = obj.metadata;
-                let Some(uid) = meta.uid.clone() else {
+                let Some((uid, node)) = Node::of(resource.clone(), &obj.metadata) else {
                     continue;
-                };
-                let node = Node {
-                    resource: resource.clone(),
-                    namespace: meta.namespace.clone(),
-                    name: meta.name.clone().unwrap_or_default(),
-                    owners: meta.owner_references.clone().unwrap_or_default(),
-                    deleting: meta.deletion_timestamp.is_some(),
-                    finalizers: meta.finalizers.clone().unwrap_or_default(),
                 };
                 lock(&graph).upsert(uid.clone(), node);
                 let _ = queue.send(uid);
@@ -257,65 +369,40 @@ impl Collector {
     }
 
     async fn process(&self, uid: &str) -> Result<(), kube::Error> {
-        let (node, dependents, owners) = {
+        let (node, decision) = {
             let graph = lock(&self.graph);
             let Some(node) = graph.nodes.get(uid).cloned() else {
                 return Ok(());
             };
-            let dependents: Vec<(String, Node)> = graph
-                .dependents_of(uid)
-                .into_iter()
-                .filter_map(|d| graph.nodes.get(&d).cloned().map(|n| (d, n)))
-                .collect();
-            let owners: Vec<(OwnerReference, Option<Node>)> = node
-                .owners
-                .iter()
-                .map(|o| (o.clone(), graph.nodes.get(&o.uid).cloned()))
-                .collect();
-            (node, dependents, owners)
+            (node, graph.decide(uid))
         };
-        if node.deleting && node.finalizers.iter().any(|f| f == ORPHAN) {
-            return self.orphan(uid, &node, &dependents).await;
+        match decision {
+            Decision::Nothing => Ok(()),
+            Decision::Delete(policy) => self.delete(&node, policy).await,
+            Decision::KeepOwners(kept) => {
+                self.patch(&node, json!({"metadata": {"ownerReferences": kept}}))
+                    .await
+            }
+            Decision::Orphan(release) => {
+                // Every dependent released first, then the owner let go.
+                for (dependent, kept) in &release {
+                    self.patch(dependent, json!({"metadata": {"ownerReferences": kept}}))
+                        .await?;
+                }
+                self.remove_finalizer(&node, ORPHAN).await
+            }
+            Decision::Foreground { delete, blocked } => {
+                for (dependent_uid, dependent, policy) in delete {
+                    self.delete(&dependent, policy).await?;
+                    let _ = self.queue.send(dependent_uid);
+                }
+                if blocked {
+                    // The owner is looked at again as its dependents go.
+                    return Ok(());
+                }
+                self.remove_finalizer(&node, FOREGROUND).await
+            }
         }
-        if node.deleting && node.finalizers.iter().any(|f| f == FOREGROUND) {
-            return self.delete_in_foreground(uid, &node, &dependents).await;
-        }
-        if owners.is_empty() || node.deleting {
-            return Ok(());
-        }
-        let gone: Vec<&OwnerReference> = owners
-            .iter()
-            .filter(|(_, n)| n.is_none())
-            .map(|(o, _)| o)
-            .collect();
-        let blocking_foreground = owners.iter().any(|(o, n)| {
-            o.block_owner_deletion == Some(true)
-                && n.as_ref()
-                    .is_some_and(|n| n.deleting && n.finalizers.iter().any(|f| f == FOREGROUND))
-        });
-        if gone.len() == owners.len() {
-            return self.delete(&node, PropagationPolicy::Background).await;
-        }
-        if blocking_foreground
-            && owners.iter().all(|(_, n)| {
-                n.as_ref()
-                    .is_none_or(|n| n.deleting && n.finalizers.iter().any(|f| f == FOREGROUND))
-            })
-        {
-            return self.delete(&node, PropagationPolicy::Foreground).await;
-        }
-        if !gone.is_empty() {
-            let gone: HashSet<&str> = gone.iter().map(|o| o.uid.as_str()).collect();
-            let kept: Vec<&OwnerReference> = node
-                .owners
-                .iter()
-                .filter(|o| !gone.contains(o.uid.as_str()))
-                .collect();
-            return self
-                .patch(&node, json!({"metadata": {"ownerReferences": kept}}))
-                .await;
-        }
-        Ok(())
     }
 
     async fn delete(&self, node: &Node, policy: PropagationPolicy) -> Result<(), kube::Error> {
@@ -347,52 +434,247 @@ impl Collector {
         self.patch(node, json!({"metadata": {"finalizers": kept}}))
             .await
     }
+}
 
-    /// Releases every dependent, then lets the owner go.
-    async fn orphan(
-        &self,
-        uid: &str,
-        node: &Node,
-        dependents: &[(String, Node)],
-    ) -> Result<(), kube::Error> {
-        for (_, dependent) in dependents {
-            let kept: Vec<&OwnerReference> =
-                dependent.owners.iter().filter(|o| o.uid != uid).collect();
-            self.patch(dependent, json!({"metadata": {"ownerReferences": kept}}))
-                .await?;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A graph of the objects whose metadata is given.
+    fn graph(objects: &[serde_json::Value]) -> Graph {
+        let gvk = GroupVersionKind::gvk("", "v1", "Pod");
+        let resource = Arc::new(ApiResource::from_gvk_with_plural(&gvk, "pods"));
+        let mut graph = Graph::default();
+        for meta in objects {
+            let meta: ObjectMeta = serde_json::from_value(meta.clone()).unwrap();
+            let (uid, node) = Node::of(resource.clone(), &meta).unwrap();
+            graph.upsert(uid, node);
         }
-        self.remove_finalizer(node, ORPHAN).await
+        graph
     }
 
-    /// Deletes the dependents (in the foreground in turn); once none that blocks the owner's
-    /// deletion is left, lets the owner go.
-    async fn delete_in_foreground(
-        &self,
-        uid: &str,
-        node: &Node,
-        dependents: &[(String, Node)],
-    ) -> Result<(), kube::Error> {
-        let mut blocking = false;
-        for (dependent_uid, dependent) in dependents {
-            let blocks = dependent
-                .owners
-                .iter()
-                .any(|o| o.uid == uid && o.block_owner_deletion == Some(true));
-            blocking |= blocks;
-            if !dependent.deleting {
-                let policy = if blocks {
+    /// A reference to the ReplicaSet `name` with `uid`.
+    fn owner(name: &str, uid: &str) -> serde_json::Value {
+        json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": name, "uid": uid})
+    }
+
+    /// The same, blocking the owner's deletion in the foreground.
+    fn blocking_owner(name: &str, uid: &str) -> serde_json::Value {
+        json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": name, "uid": uid,
+               "blockOwnerDeletion": true, "controller": true})
+    }
+
+    fn reference(value: serde_json::Value) -> OwnerReference {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn node(graph: &Graph, uid: &str) -> Node {
+        graph.nodes.get(uid).cloned().unwrap()
+    }
+
+    #[test]
+    fn dependent_is_deleted_in_the_background_once_its_only_owner_is_gone() {
+        let mut g = graph(&[
+            json!({"name": "web", "namespace": "default", "uid": "rs-1"}),
+            json!({"name": "web-a", "namespace": "default", "uid": "pod-1",
+                   "ownerReferences": [owner("web", "rs-1")]}),
+        ]);
+        assert_eq!(g.decide("pod-1"), Decision::Nothing);
+        g.remove("rs-1");
+        assert_eq!(
+            g.decide("pod-1"),
+            Decision::Delete(PropagationPolicy::Background)
+        );
+    }
+
+    #[test]
+    fn dependent_whose_owners_are_all_gone_is_deleted() {
+        let g = graph(&[
+            json!({"name": "web-a", "namespace": "default", "uid": "pod-1",
+                   "ownerReferences": [owner("web", "rs-1"), owner("api", "rs-2")]}),
+        ]);
+        assert_eq!(
+            g.decide("pod-1"),
+            Decision::Delete(PropagationPolicy::Background)
+        );
+    }
+
+    #[test]
+    fn dependent_with_one_owner_left_keeps_only_the_reference_to_it() {
+        let g = graph(&[
+            json!({"name": "api", "namespace": "default", "uid": "rs-2"}),
+            json!({"name": "web-a", "namespace": "default", "uid": "pod-1",
+                   "ownerReferences": [owner("web", "rs-1"), owner("api", "rs-2")]}),
+        ]);
+        assert_eq!(
+            g.decide("pod-1"),
+            Decision::KeepOwners(vec![reference(owner("api", "rs-2"))])
+        );
+    }
+
+    #[test]
+    fn owner_reference_whose_uid_no_longer_matches_counts_as_gone() {
+        // The ReplicaSet `web` was deleted and created again: same name, new uid.
+        let g = graph(&[
+            json!({"name": "web", "namespace": "default", "uid": "rs-new"}),
+            json!({"name": "web-a", "namespace": "default", "uid": "pod-1",
+                   "ownerReferences": [owner("web", "rs-old")]}),
+        ]);
+        assert_eq!(
+            g.decide("pod-1"),
+            Decision::Delete(PropagationPolicy::Background)
+        );
+    }
+
+    #[test]
+    fn dependent_already_being_deleted_is_not_collected_again() {
+        let g = graph(&[
+            json!({"name": "web-a", "namespace": "default", "uid": "pod-1",
+                   "deletionTimestamp": "2024-01-01T00:00:00Z",
+                   "ownerReferences": [owner("web", "rs-1")]}),
+        ]);
+        assert_eq!(g.decide("pod-1"), Decision::Nothing);
+    }
+
+    #[test]
+    fn foreground_owner_deletes_a_blocking_dependent_in_the_foreground_and_waits() {
+        let g = graph(&[
+            json!({"name": "web", "namespace": "default", "uid": "rs-1",
+                   "deletionTimestamp": "2024-01-01T00:00:00Z",
+                   "finalizers": ["foregroundDeletion"]}),
+            json!({"name": "web-a", "namespace": "default", "uid": "pod-1",
+                   "ownerReferences": [blocking_owner("web", "rs-1")]}),
+        ]);
+        assert_eq!(
+            g.decide("rs-1"),
+            Decision::Foreground {
+                delete: vec![(
+                    "pod-1".into(),
+                    node(&g, "pod-1"),
                     PropagationPolicy::Foreground
-                } else {
-                    PropagationPolicy::Background
-                };
-                self.delete(dependent, policy).await?;
-                let _ = self.queue.send(dependent_uid.clone());
+                )],
+                blocked: true,
             }
-        }
-        if blocking {
-            // The owner is looked at again as its dependents go.
-            return Ok(());
-        }
-        self.remove_finalizer(node, FOREGROUND).await
+        );
+    }
+
+    #[test]
+    fn foreground_owner_deletes_a_non_blocking_dependent_in_the_background_and_goes() {
+        let g = graph(&[
+            json!({"name": "web", "namespace": "default", "uid": "rs-1",
+                   "deletionTimestamp": "2024-01-01T00:00:00Z",
+                   "finalizers": ["foregroundDeletion"]}),
+            json!({"name": "web-a", "namespace": "default", "uid": "pod-1",
+                   "ownerReferences": [owner("web", "rs-1")]}),
+        ]);
+        assert_eq!(
+            g.decide("rs-1"),
+            Decision::Foreground {
+                delete: vec![(
+                    "pod-1".into(),
+                    node(&g, "pod-1"),
+                    PropagationPolicy::Background
+                )],
+                blocked: false,
+            }
+        );
+    }
+
+    #[test]
+    fn foreground_owner_keeps_waiting_for_a_blocking_dependent_already_being_deleted() {
+        let g = graph(&[
+            json!({"name": "web", "namespace": "default", "uid": "rs-1",
+                   "deletionTimestamp": "2024-01-01T00:00:00Z",
+                   "finalizers": ["foregroundDeletion"]}),
+            json!({"name": "web-a", "namespace": "default", "uid": "pod-1",
+                   "deletionTimestamp": "2024-01-01T00:00:01Z",
+                   "finalizers": ["example.com/hold"],
+                   "ownerReferences": [blocking_owner("web", "rs-1")]}),
+        ]);
+        assert_eq!(
+            g.decide("rs-1"),
+            Decision::Foreground {
+                delete: vec![],
+                blocked: true
+            }
+        );
+    }
+
+    #[test]
+    fn foreground_owner_without_dependents_lets_its_finalizer_go() {
+        let g = graph(
+            &[json!({"name": "web", "namespace": "default", "uid": "rs-1",
+                   "deletionTimestamp": "2024-01-01T00:00:00Z",
+                   "finalizers": ["foregroundDeletion"]})],
+        );
+        assert_eq!(
+            g.decide("rs-1"),
+            Decision::Foreground {
+                delete: vec![],
+                blocked: false
+            }
+        );
+    }
+
+    #[test]
+    fn dependent_blocking_a_foreground_owner_is_deleted_in_the_foreground() {
+        let g = graph(&[
+            json!({"name": "web", "namespace": "default", "uid": "rs-1",
+                   "deletionTimestamp": "2024-01-01T00:00:00Z",
+                   "finalizers": ["foregroundDeletion"]}),
+            json!({"name": "web-a", "namespace": "default", "uid": "pod-1",
+                   "ownerReferences": [blocking_owner("web", "rs-1")]}),
+        ]);
+        assert_eq!(
+            g.decide("pod-1"),
+            Decision::Delete(PropagationPolicy::Foreground)
+        );
+    }
+
+    #[test]
+    fn dependent_blocking_a_foreground_owner_is_kept_while_another_owner_lives() {
+        let g = graph(&[
+            json!({"name": "web", "namespace": "default", "uid": "rs-1",
+                   "deletionTimestamp": "2024-01-01T00:00:00Z",
+                   "finalizers": ["foregroundDeletion"]}),
+            json!({"name": "api", "namespace": "default", "uid": "rs-2"}),
+            json!({"name": "web-a", "namespace": "default", "uid": "pod-1",
+                   "ownerReferences": [blocking_owner("web", "rs-1"), owner("api", "rs-2")]}),
+        ]);
+        assert_eq!(g.decide("pod-1"), Decision::Nothing);
+    }
+
+    #[test]
+    fn orphan_finalizer_removes_only_the_reference_to_the_deleted_owner() {
+        let g = graph(&[
+            json!({"name": "web", "namespace": "default", "uid": "rs-1",
+                   "deletionTimestamp": "2024-01-01T00:00:00Z",
+                   "finalizers": ["orphan"]}),
+            json!({"name": "api", "namespace": "default", "uid": "rs-2"}),
+            json!({"name": "web-a", "namespace": "default", "uid": "pod-1",
+                   "ownerReferences": [blocking_owner("web", "rs-1"), owner("api", "rs-2")]}),
+        ]);
+        assert_eq!(
+            g.decide("rs-1"),
+            Decision::Orphan(vec![(
+                node(&g, "pod-1"),
+                vec![reference(owner("api", "rs-2"))]
+            )])
+        );
+    }
+
+    #[test]
+    fn orphan_finalizer_leaves_a_sole_dependent_without_owners() {
+        let g = graph(&[
+            json!({"name": "web", "namespace": "default", "uid": "rs-1",
+                   "deletionTimestamp": "2024-01-01T00:00:00Z",
+                   "finalizers": ["orphan"]}),
+            json!({"name": "web-a", "namespace": "default", "uid": "pod-1",
+                   "ownerReferences": [owner("web", "rs-1")]}),
+        ]);
+        assert_eq!(
+            g.decide("rs-1"),
+            Decision::Orphan(vec![(node(&g, "pod-1"), vec![])])
+        );
     }
 }
