@@ -64,12 +64,26 @@ impl Expectations {
     where
         K: Resource<DynamicType = ()> + Clone,
     {
+        self.satisfied_at(owner, cache, gone, Instant::now())
+    }
+
+    /// [`Expectations::satisfied`] at `now`.
+    fn satisfied_at<K>(
+        &self,
+        owner: &str,
+        cache: &Store<K>,
+        gone: impl Fn(&K) -> bool,
+        now: Instant,
+    ) -> bool
+    where
+        K: Resource<DynamicType = ()> + Clone,
+    {
         self.with(|pending| {
             let Some(entry) = pending.get(owner) else {
                 return true;
             };
             let key = |(ns, name): &(String, String)| ObjectRef::<K>::new(name).within(ns);
-            let done = entry.since.elapsed() > EXPECTATION_TIMEOUT
+            let done = now.saturating_duration_since(entry.since) > EXPECTATION_TIMEOUT
                 || (entry.adds.iter().all(|o| cache.get(&key(o)).is_some())
                     && entry
                         .deletes
@@ -85,5 +99,135 @@ impl Expectations {
     /// Forgets an owner (deleted).
     pub fn forget(&self, owner: &str) {
         self.with(|pending| pending.remove(owner));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::runtime::reflector::{store, store::Writer};
+    use kube::runtime::watcher;
+    use serde_json::json;
+
+    fn pod(name: &str, phase: &str) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": "ns"},
+            "status": {"phase": phase},
+        }))
+        .unwrap()
+    }
+
+    fn cache(pods: Vec<Pod>) -> (Store<Pod>, Writer<Pod>) {
+        let (reader, mut writer) = store::<Pod>();
+        for pod in pods {
+            writer.apply_watcher_event(&watcher::Event::Apply(pod));
+        }
+        (reader, writer)
+    }
+
+    fn finished(pod: &Pod) -> bool {
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Succeeded")
+    }
+
+    fn created(names: &[&str]) -> Expectations {
+        let expectations = Expectations::default();
+        expectations.created(
+            "ns/web",
+            names.iter().map(|n| ("ns".to_string(), n.to_string())),
+        );
+        expectations
+    }
+
+    fn deleted(names: &[&str]) -> Expectations {
+        let expectations = Expectations::default();
+        expectations.deleted(
+            "ns/web",
+            names.iter().map(|n| ("ns".to_string(), n.to_string())),
+        );
+        expectations
+    }
+
+    #[test]
+    fn an_owner_without_expectations_is_satisfied() {
+        let (cache, _writer) = cache(vec![]);
+        assert!(Expectations::default().satisfied("ns/web", &cache, finished));
+    }
+
+    #[test]
+    fn creations_wait_until_the_cache_shows_every_pod() {
+        let (cache, _writer) = cache(vec![pod("a", "Running")]);
+        assert!(!created(&["a", "b"]).satisfied("ns/web", &cache, finished));
+    }
+
+    #[test]
+    fn creations_are_satisfied_once_the_cache_shows_every_pod() {
+        let (cache, _writer) = cache(vec![pod("a", "Running"), pod("b", "Pending")]);
+        assert!(created(&["a", "b"]).satisfied("ns/web", &cache, finished));
+    }
+
+    #[test]
+    fn a_pod_of_the_same_name_in_another_namespace_does_not_count() {
+        let mut other = pod("a", "Running");
+        other.metadata.namespace = Some("other".into());
+        let (cache, _writer) = cache(vec![other]);
+        assert!(!created(&["a"]).satisfied("ns/web", &cache, finished));
+    }
+
+    #[test]
+    fn deletions_wait_while_the_cache_shows_the_pod_not_gone() {
+        let (cache, _writer) = cache(vec![pod("a", "Running")]);
+        assert!(!deleted(&["a"]).satisfied("ns/web", &cache, finished));
+    }
+
+    #[test]
+    fn deletions_are_satisfied_once_the_pod_leaves_the_cache() {
+        let (cache, _writer) = cache(vec![pod("b", "Running")]);
+        assert!(deleted(&["a"]).satisfied("ns/web", &cache, finished));
+    }
+
+    #[test]
+    fn deletions_are_satisfied_by_a_cached_pod_that_counts_as_gone() {
+        let (cache, _writer) = cache(vec![pod("a", "Succeeded")]);
+        assert!(deleted(&["a"]).satisfied("ns/web", &cache, finished));
+    }
+
+    #[test]
+    fn expectations_of_one_owner_do_not_hold_back_another() {
+        let (cache, _writer) = cache(vec![]);
+        assert!(created(&["a"]).satisfied("ns/db", &cache, finished));
+    }
+
+    #[test]
+    fn a_satisfied_expectation_is_dropped() {
+        let expectations = created(&["a"]);
+        let (shown, _writer) = cache(vec![pod("a", "Running")]);
+        assert!(expectations.satisfied("ns/web", &shown, finished));
+        let (empty, _writer) = cache(vec![]);
+        assert!(expectations.satisfied("ns/web", &empty, finished));
+    }
+
+    #[test]
+    fn an_unmet_expectation_holds_until_the_timeout() {
+        let expectations = created(&["a"]);
+        let (cache, _writer) = cache(vec![]);
+        let now = Instant::now() + EXPECTATION_TIMEOUT - Duration::from_secs(1);
+        assert!(!expectations.satisfied_at("ns/web", &cache, finished, now));
+    }
+
+    #[test]
+    fn an_unmet_expectation_lapses_after_the_timeout() {
+        let expectations = created(&["a"]);
+        let (cache, _writer) = cache(vec![]);
+        let now = Instant::now() + EXPECTATION_TIMEOUT + Duration::from_secs(1);
+        assert!(expectations.satisfied_at("ns/web", &cache, finished, now));
+    }
+
+    #[test]
+    fn a_forgotten_owner_is_satisfied() {
+        let expectations = created(&["a"]);
+        expectations.forget("ns/web");
+        let (cache, _writer) = cache(vec![]);
+        assert!(expectations.satisfied("ns/web", &cache, finished));
     }
 }
