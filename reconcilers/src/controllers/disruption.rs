@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Pod, ReplicationController};
-use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetStatus};
+use k8s_openapi::api::policy::v1::{
+    PodDisruptionBudget, PodDisruptionBudgetSpec, PodDisruptionBudgetStatus,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Patch, PatchParams};
@@ -54,17 +56,7 @@ fn controller_scale(ctx: &Context, pod: &Pod) -> Option<(String, i32)> {
                 .get::<ReplicaSet>()
                 .store()
                 .get(&ObjectRef::new(&owner.name).within(&namespace))?;
-            // A set of a Deployment counts as the Deployment.
-            if let Some(d) = pods::controller_of(rs.meta()).filter(|r| r.kind == "Deployment") {
-                return Some((
-                    format!("Deployment/{namespace}/{}", d.name),
-                    rs.annotations()
-                        .get("deployment.kubernetes.io/desired-replicas")
-                        .and_then(|r| r.parse().ok())
-                        .unwrap_or_else(|| rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0)),
-                ));
-            }
-            rs.spec.as_ref()?.replicas.unwrap_or(1)
+            return replica_set_scale(&rs, &namespace, key);
         }
         "StatefulSet" => ctx
             .informers
@@ -87,6 +79,88 @@ fn controller_scale(ctx: &Context, pod: &Pod) -> Option<(String, i32)> {
         _ => return None,
     };
     Some((key, replicas))
+}
+
+/// A ReplicaSet's scale under `key`; a set of a Deployment counts as the Deployment, at the
+/// replicas the Deployment wants of it.
+fn replica_set_scale(rs: &ReplicaSet, namespace: &str, key: String) -> Option<(String, i32)> {
+    if let Some(d) = pods::controller_of(rs.meta()).filter(|r| r.kind == "Deployment") {
+        return Some((
+            format!("Deployment/{namespace}/{}", d.name),
+            rs.annotations()
+                .get("deployment.kubernetes.io/desired-replicas")
+                .and_then(|r| r.parse().ok())
+                .unwrap_or_else(|| rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0)),
+        ));
+    }
+    Some((key, rs.spec.as_ref()?.replicas.unwrap_or(1)))
+}
+
+/// The pods a budget expects: when it is relative (`maxUnavailable`, or `minAvailable` as a
+/// percentage) the summed scale of the pods' distinct controllers, else the pods themselves.
+fn expected_pods(
+    spec: &PodDisruptionBudgetSpec,
+    pod_count: i32,
+    scales: impl IntoIterator<Item = (String, i32)>,
+) -> i32 {
+    let relative = spec.max_unavailable.is_some()
+        || matches!(spec.min_available, Some(IntOrString::String(_)));
+    if relative {
+        let mut seen = BTreeSet::new();
+        scales
+            .into_iter()
+            .filter(|(key, _)| seen.insert(key.clone()))
+            .map(|(_, n)| n)
+            .fold(0, i32::saturating_add)
+    } else {
+        pod_count
+    }
+}
+
+/// A budget's status when it expects `expected` pods of which `healthy` are ready, at `now`:
+/// the healthy pods it must keep, the disruptions that leaves, and the DisruptionAllowed
+/// condition (its transition time kept while its status stays).
+fn budget_status(
+    pdb: &PodDisruptionBudget,
+    expected: i32,
+    healthy: i32,
+    now: Time,
+) -> PodDisruptionBudgetStatus {
+    let spec = pdb.spec.clone().unwrap_or_default();
+    let desired = match (&spec.min_available, &spec.max_unavailable) {
+        (Some(min), _) => scaled(min, expected),
+        (None, Some(max)) => (expected - scaled(max, expected)).max(0),
+        (None, None) => 0,
+    };
+    let allowed = (healthy - desired).max(0);
+    let old = pdb.status.clone().unwrap_or_default();
+    let (status_value, reason, message) = if allowed > 0 {
+        ("True", "SufficientPods", String::new())
+    } else {
+        ("False", "InsufficientPods", String::new())
+    };
+    let transition = old
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "DisruptionAllowed" && c.status == status_value)
+        .map_or(now, |c| c.last_transition_time.clone());
+    PodDisruptionBudgetStatus {
+        current_healthy: healthy,
+        desired_healthy: desired,
+        disruptions_allowed: allowed,
+        expected_pods: expected,
+        observed_generation: pdb.metadata.generation,
+        disrupted_pods: old.disrupted_pods.clone(),
+        conditions: Some(vec![Condition {
+            type_: "DisruptionAllowed".into(),
+            status: status_value.into(),
+            reason: reason.into(),
+            message,
+            observed_generation: pdb.metadata.generation,
+            last_transition_time: transition,
+        }]),
+    }
 }
 
 impl Reconciler for Disruption {
@@ -134,56 +208,14 @@ impl Reconciler for Disruption {
             None => Vec::new(),
         };
         let pod_count = i32::try_from(selected.len()).unwrap_or(i32::MAX);
-        let relative = spec.max_unavailable.is_some()
-            || matches!(spec.min_available, Some(IntOrString::String(_)));
-        let expected = if relative {
-            let mut seen = BTreeSet::new();
-            selected
-                .iter()
-                .filter_map(|p| controller_scale(&ctx, p))
-                .filter(|(key, _)| seen.insert(key.clone()))
-                .map(|(_, n)| n)
-                .fold(0, i32::saturating_add)
-        } else {
-            pod_count
-        };
-        let desired = match (&spec.min_available, &spec.max_unavailable) {
-            (Some(min), _) => scaled(min, expected),
-            (None, Some(max)) => (expected - scaled(max, expected)).max(0),
-            (None, None) => 0,
-        };
+        let expected = expected_pods(
+            &spec,
+            pod_count,
+            selected.iter().filter_map(|p| controller_scale(&ctx, p)),
+        );
         let healthy = i32::try_from(selected.iter().filter(|p| pods::is_ready(p)).count())
             .unwrap_or(i32::MAX);
-        let allowed = (healthy - desired).max(0);
-        let now = Time(jiff::Timestamp::now());
-        let old = pdb.status.clone().unwrap_or_default();
-        let (status_value, reason, message) = if allowed > 0 {
-            ("True", "SufficientPods", String::new())
-        } else {
-            ("False", "InsufficientPods", String::new())
-        };
-        let transition = old
-            .conditions
-            .iter()
-            .flatten()
-            .find(|c| c.type_ == "DisruptionAllowed" && c.status == status_value)
-            .map_or(now.clone(), |c| c.last_transition_time.clone());
-        let status = PodDisruptionBudgetStatus {
-            current_healthy: healthy,
-            desired_healthy: desired,
-            disruptions_allowed: allowed,
-            expected_pods: expected,
-            observed_generation: pdb.metadata.generation,
-            disrupted_pods: old.disrupted_pods.clone(),
-            conditions: Some(vec![Condition {
-                type_: "DisruptionAllowed".into(),
-                status: status_value.into(),
-                reason: reason.into(),
-                message,
-                observed_generation: pdb.metadata.generation,
-                last_transition_time: transition,
-            }]),
-        };
+        let status = budget_status(&pdb, expected, healthy, Time(jiff::Timestamp::now()));
         if pdb.status.as_ref() != Some(&status) {
             let api: Api<PodDisruptionBudget> = Api::namespaced(ctx.client.clone(), &namespace);
             api.patch_status(
@@ -194,5 +226,242 @@ impl Reconciler for Disruption {
             .await?;
         }
         Ok(Action::await_change())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn at(time: &str) -> Time {
+        Time(time.parse().unwrap())
+    }
+
+    fn pdb(spec: Value, status: Value) -> PodDisruptionBudget {
+        serde_json::from_value(json!({
+            "metadata": {"name": "web", "namespace": "default", "generation": 3},
+            "spec": spec,
+            "status": status,
+        }))
+        .unwrap()
+    }
+
+    fn budget(spec: Value) -> PodDisruptionBudget {
+        pdb(spec, json!({}))
+    }
+
+    fn spec(spec: Value) -> PodDisruptionBudgetSpec {
+        serde_json::from_value(spec).unwrap()
+    }
+
+    /// The status's counts: expected, current healthy, desired healthy, allowed.
+    fn counts(status: &PodDisruptionBudgetStatus) -> (i32, i32, i32, i32) {
+        (
+            status.expected_pods,
+            status.current_healthy,
+            status.desired_healthy,
+            status.disruptions_allowed,
+        )
+    }
+
+    fn condition(status: &PodDisruptionBudgetStatus) -> Condition {
+        let conditions = status.conditions.clone().unwrap();
+        assert_eq!(conditions.len(), 1);
+        conditions[0].clone()
+    }
+
+    fn scales() -> Vec<(String, i32)> {
+        vec![
+            ("Deployment/default/web".into(), 4),
+            ("Deployment/default/web".into(), 4),
+            ("Deployment/default/web".into(), 4),
+            ("StatefulSet/default/db".into(), 2),
+        ]
+    }
+
+    fn replica_set(value: Value) -> ReplicaSet {
+        serde_json::from_value(value).unwrap()
+    }
+
+    const NOW: &str = "2024-05-01T10:00:00Z";
+    const EARLIER: &str = "2024-04-30T08:00:00Z";
+
+    #[test]
+    fn an_integer_min_available_expects_the_selected_pods_themselves() {
+        let spec = spec(json!({"minAvailable": 2}));
+        assert_eq!(expected_pods(&spec, 3, scales()), 3);
+    }
+
+    #[test]
+    fn a_percentage_min_available_expects_each_controllers_scale_once() {
+        let spec = spec(json!({"minAvailable": "50%"}));
+        assert_eq!(expected_pods(&spec, 3, scales()), 6);
+    }
+
+    #[test]
+    fn max_unavailable_expects_each_controllers_scale_once() {
+        let spec = spec(json!({"maxUnavailable": 1}));
+        assert_eq!(expected_pods(&spec, 3, scales()), 6);
+    }
+
+    #[test]
+    fn an_integer_min_available_is_the_desired_healthy_count() {
+        let status = budget_status(&budget(json!({"minAvailable": 2})), 3, 3, at(NOW));
+        assert_eq!(counts(&status), (3, 3, 2, 1));
+    }
+
+    #[test]
+    fn a_percentage_min_available_rounds_the_desired_healthy_count_up() {
+        let status = budget_status(&budget(json!({"minAvailable": "50%"})), 5, 5, at(NOW));
+        assert_eq!(counts(&status), (5, 5, 3, 2));
+    }
+
+    #[test]
+    fn an_integer_max_unavailable_desires_the_rest_of_the_expected_pods() {
+        let status = budget_status(&budget(json!({"maxUnavailable": 1})), 4, 4, at(NOW));
+        assert_eq!(counts(&status), (4, 4, 3, 1));
+    }
+
+    #[test]
+    fn a_percentage_max_unavailable_rounds_the_pods_that_may_go_up() {
+        // 30% of 5 is 1.5: two may go, three must stay.
+        let status = budget_status(&budget(json!({"maxUnavailable": "30%"})), 5, 5, at(NOW));
+        assert_eq!(counts(&status), (5, 5, 3, 2));
+    }
+
+    #[test]
+    fn max_unavailable_above_the_expected_pods_desires_none_healthy() {
+        let status = budget_status(&budget(json!({"maxUnavailable": 5})), 3, 2, at(NOW));
+        assert_eq!(counts(&status), (3, 2, 0, 2));
+    }
+
+    #[test]
+    fn a_budget_with_neither_bound_desires_none_healthy() {
+        let status = budget_status(&budget(json!({})), 2, 2, at(NOW));
+        assert_eq!(counts(&status), (2, 2, 0, 2));
+    }
+
+    #[test]
+    fn fewer_healthy_pods_than_desired_allow_no_disruption() {
+        let status = budget_status(&budget(json!({"minAvailable": 3})), 3, 1, at(NOW));
+        assert_eq!(counts(&status), (3, 1, 3, 0));
+    }
+
+    #[test]
+    fn sufficient_pods_make_disruption_allowed_true_from_now() {
+        let status = budget_status(&budget(json!({"minAvailable": 1})), 2, 2, at(NOW));
+        let c = condition(&status);
+        assert_eq!(c.type_, "DisruptionAllowed");
+        assert_eq!(c.status, "True");
+        assert_eq!(c.reason, "SufficientPods");
+        assert_eq!(c.last_transition_time, at(NOW));
+        assert_eq!(c.observed_generation, Some(3));
+        assert_eq!(status.observed_generation, Some(3));
+    }
+
+    #[test]
+    fn healthy_pods_only_at_the_desired_count_make_disruption_allowed_false() {
+        let status = budget_status(&budget(json!({"minAvailable": 2})), 2, 2, at(NOW));
+        let c = condition(&status);
+        assert_eq!(c.status, "False");
+        assert_eq!(c.reason, "InsufficientPods");
+    }
+
+    #[test]
+    fn the_condition_keeps_its_transition_time_while_its_status_holds() {
+        let pdb = pdb(
+            json!({"minAvailable": 1}),
+            json!({
+                "currentHealthy": 2, "desiredHealthy": 1, "disruptionsAllowed": 1, "expectedPods": 2,
+                "conditions": [{
+                    "type": "DisruptionAllowed", "status": "True", "reason": "SufficientPods",
+                    "message": "", "lastTransitionTime": EARLIER,
+                }],
+            }),
+        );
+        let status = budget_status(&pdb, 3, 3, at(NOW));
+        assert_eq!(condition(&status).last_transition_time, at(EARLIER));
+    }
+
+    #[test]
+    fn the_condition_transitions_now_when_its_status_flips() {
+        let pdb = pdb(
+            json!({"minAvailable": 2}),
+            json!({
+                "currentHealthy": 3, "desiredHealthy": 2, "disruptionsAllowed": 1, "expectedPods": 3,
+                "conditions": [{
+                    "type": "DisruptionAllowed", "status": "True", "reason": "SufficientPods",
+                    "message": "", "lastTransitionTime": EARLIER,
+                }],
+            }),
+        );
+        let status = budget_status(&pdb, 3, 2, at(NOW));
+        let c = condition(&status);
+        assert_eq!(c.status, "False");
+        assert_eq!(c.last_transition_time, at(NOW));
+    }
+
+    #[test]
+    fn disrupted_pods_recorded_by_evictions_are_kept() {
+        let pdb = pdb(
+            json!({"minAvailable": 1}),
+            json!({
+                "currentHealthy": 2, "desiredHealthy": 1, "disruptionsAllowed": 1, "expectedPods": 2,
+                "disruptedPods": {"web-1": EARLIER},
+            }),
+        );
+        let status = budget_status(&pdb, 2, 2, at(NOW));
+        let disrupted = status.disrupted_pods.unwrap();
+        assert_eq!(disrupted.get("web-1"), Some(&at(EARLIER)));
+    }
+
+    #[test]
+    fn a_replica_set_of_a_deployment_counts_as_the_deployment_at_its_desired_replicas() {
+        let rs = replica_set(json!({
+            "metadata": {
+                "name": "web-abc", "namespace": "default",
+                "annotations": {"deployment.kubernetes.io/desired-replicas": "5"},
+                "ownerReferences": [{
+                    "apiVersion": "apps/v1", "kind": "Deployment", "name": "web",
+                    "uid": "d-uid", "controller": true,
+                }],
+            },
+            "spec": {"replicas": 2, "selector": {}},
+        }));
+        assert_eq!(
+            replica_set_scale(&rs, "default", "ReplicaSet/default/web-abc".into()),
+            Some(("Deployment/default/web".into(), 5))
+        );
+    }
+
+    #[test]
+    fn a_deployments_replica_set_without_desired_replicas_counts_its_own() {
+        let rs = replica_set(json!({
+            "metadata": {
+                "name": "web-abc", "namespace": "default",
+                "ownerReferences": [{
+                    "apiVersion": "apps/v1", "kind": "Deployment", "name": "web",
+                    "uid": "d-uid", "controller": true,
+                }],
+            },
+            "spec": {"replicas": 2, "selector": {}},
+        }));
+        assert_eq!(
+            replica_set_scale(&rs, "default", "ReplicaSet/default/web-abc".into()),
+            Some(("Deployment/default/web".into(), 2))
+        );
+    }
+
+    #[test]
+    fn a_bare_replica_set_counts_itself_at_one_replica_by_default() {
+        let rs = replica_set(json!({
+            "metadata": {"name": "web-abc", "namespace": "default"},
+            "spec": {"selector": {}},
+        }));
+        assert_eq!(
+            replica_set_scale(&rs, "default", "ReplicaSet/default/web-abc".into()),
+            Some(("ReplicaSet/default/web-abc".into(), 1))
+        );
     }
 }
