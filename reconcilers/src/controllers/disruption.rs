@@ -1,7 +1,8 @@
 //! `disruption-controller`: a PodDisruptionBudget's status from the pods it selects, which
 //! evictions then consult: how many pods are expected (the scale of their controllers when
 //! the budget is relative, else the pods themselves), how many must stay healthy, how many
-//! are, and so how many disruptions are allowed.
+//! are, and so how many disruptions are allowed. A relative budget over a pod whose
+//! controller's scale is unknown fails safe, as upstream: no disruption allowed.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -16,11 +17,12 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Patch, PatchParams};
 use kube::core::Selector;
 use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
-use super::pods;
+use super::{pods, publish};
 use crate::{Context, Error, Reconciler};
 
 pub struct Disruption;
@@ -44,41 +46,53 @@ fn scaled(value: &IntOrString, total: i32) -> i32 {
     }
 }
 
-/// The replicas a pod's controller asks for, by the controller's kind.
-fn controller_scale(ctx: &Context, pod: &Pod) -> Option<(String, i32)> {
-    let owner = pods::controller_of(pod.meta())?;
-    let namespace = pod.namespace()?;
+/// What a selected pod's controller tells of the pods a relative budget expects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Scale {
+    /// The pod has no controller: upstream leaves it out of the count, with a warning.
+    Unmanaged,
+    /// Its controller, under a key naming it, asks for this many replicas.
+    Of(String, i32),
+    /// Its controller is none whose scale is known: the budget cannot be computed.
+    Unknown,
+}
+
+/// The replicas a pod's controller asks for, by the controller's kind (and only when the
+/// object of that name is the one the pod names, as upstream checks its UID).
+fn controller_scale(ctx: &Context, pod: &Pod) -> Scale {
+    let Some(owner) = pods::controller_of(pod.meta()) else {
+        return Scale::Unmanaged;
+    };
+    let Some(namespace) = pod.namespace() else {
+        return Scale::Unknown;
+    };
     let key = format!("{}/{}/{}", owner.kind, namespace, owner.name);
-    let replicas = match owner.kind.as_str() {
-        "ReplicaSet" => {
-            let rs = ctx
-                .informers
-                .get::<ReplicaSet>()
-                .store()
-                .get(&ObjectRef::new(&owner.name).within(&namespace))?;
-            return replica_set_scale(&rs, &namespace, key);
-        }
+    let owned = |uid: Option<String>| uid.as_deref() == Some(owner.uid.as_str());
+    let scale = match owner.kind.as_str() {
+        "ReplicaSet" => ctx
+            .informers
+            .get::<ReplicaSet>()
+            .store()
+            .get(&ObjectRef::new(&owner.name).within(&namespace))
+            .filter(|rs| owned(rs.uid()))
+            .and_then(|rs| replica_set_scale(&rs, &namespace, key)),
         "StatefulSet" => ctx
             .informers
             .get::<StatefulSet>()
             .store()
-            .get(&ObjectRef::new(&owner.name).within(&namespace))?
-            .spec
-            .as_ref()?
-            .replicas
-            .unwrap_or(1),
+            .get(&ObjectRef::new(&owner.name).within(&namespace))
+            .filter(|ss| owned(ss.uid()))
+            .and_then(|ss| Some((key, ss.spec.as_ref()?.replicas.unwrap_or(1)))),
         "ReplicationController" => ctx
             .informers
             .get::<ReplicationController>()
             .store()
-            .get(&ObjectRef::new(&owner.name).within(&namespace))?
-            .spec
-            .as_ref()?
-            .replicas
-            .unwrap_or(1),
-        _ => return None,
+            .get(&ObjectRef::new(&owner.name).within(&namespace))
+            .filter(|rc| owned(rc.uid()))
+            .and_then(|rc| Some((key, rc.spec.as_ref()?.replicas.unwrap_or(1)))),
+        _ => None,
     };
-    Some((key, replicas))
+    scale.map_or(Scale::Unknown, |(key, replicas)| Scale::Of(key, replicas))
 }
 
 /// A ReplicaSet's scale under `key`; a set of a Deployment counts as the Deployment, at the
@@ -96,30 +110,76 @@ fn replica_set_scale(rs: &ReplicaSet, namespace: &str, key: String) -> Option<(S
     Some((key, rs.spec.as_ref()?.replicas.unwrap_or(1)))
 }
 
-/// The pods a budget expects: when it is relative (`maxUnavailable`, or `minAvailable` as a
-/// percentage) the summed scale of the pods' distinct controllers, else the pods themselves.
+/// The pods a budget expects, and the selected pods left out of that count for having no
+/// controller.
+#[derive(Debug, PartialEq, Eq)]
+struct Expected {
+    count: i32,
+    unmanaged: Vec<String>,
+}
+
+/// The pods a budget expects of its selected `pods` (each by name, with its controller's
+/// scale): when it is relative (`maxUnavailable`, or `minAvailable` as a percentage) the
+/// summed scale of the pods' distinct controllers, pods without one left out; else the pods
+/// themselves. A relative budget over a pod whose controller's scale is unknown cannot be
+/// computed: the error says which pod, in upstream's words.
 fn expected_pods(
     spec: &PodDisruptionBudgetSpec,
-    pod_count: i32,
-    scales: impl IntoIterator<Item = (String, i32)>,
-) -> i32 {
+    pods: impl IntoIterator<Item = (String, Scale)>,
+) -> Result<Expected, String> {
     let relative = spec.max_unavailable.is_some()
         || matches!(spec.min_available, Some(IntOrString::String(_)));
-    if relative {
-        let mut seen = BTreeSet::new();
-        scales
-            .into_iter()
-            .filter(|(key, _)| seen.insert(key.clone()))
-            .map(|(_, n)| n)
-            .fold(0, i32::saturating_add)
-    } else {
-        pod_count
+    if !relative {
+        let count = pods.into_iter().count();
+        return Ok(Expected {
+            count: i32::try_from(count).unwrap_or(i32::MAX),
+            unmanaged: Vec::new(),
+        });
     }
+    let mut seen = BTreeSet::new();
+    let mut expected = Expected {
+        count: 0,
+        unmanaged: Vec::new(),
+    };
+    for (pod, scale) in pods {
+        match scale {
+            Scale::Unmanaged => expected.unmanaged.push(pod),
+            Scale::Of(key, replicas) => {
+                if seen.insert(key) {
+                    expected.count = expected.count.saturating_add(replicas);
+                }
+            }
+            Scale::Unknown => return Err(format!("found no controllers for pod {pod:?}")),
+        }
+    }
+    Ok(expected)
+}
+
+/// `conditions` with `condition` set as upstream's `SetStatusCondition` does: one of its
+/// type replaced, keeping its transition time while its status holds; the others kept.
+fn set_condition(conditions: Option<&Vec<Condition>>, condition: Condition) -> Vec<Condition> {
+    let mut conditions = conditions.cloned().unwrap_or_default();
+    match conditions.iter_mut().find(|c| c.type_ == condition.type_) {
+        Some(current) => {
+            let last_transition_time = if current.status == condition.status {
+                current.last_transition_time.clone()
+            } else {
+                condition.last_transition_time.clone()
+            };
+            *current = Condition {
+                last_transition_time,
+                ..condition
+            };
+        }
+        None => conditions.push(condition),
+    }
+    conditions
 }
 
 /// A budget's status when it expects `expected` pods of which `healthy` are ready, at `now`:
-/// the healthy pods it must keep, the disruptions that leaves, and the DisruptionAllowed
-/// condition (its transition time kept while its status stays).
+/// the healthy pods it must keep, the disruptions that leaves (none while it expects no pod,
+/// as upstream: a budget whose pods are yet to appear is safe when they do), and the
+/// DisruptionAllowed condition (its transition time kept while its status stays).
 fn budget_status(
     pdb: &PodDisruptionBudget,
     expected: i32,
@@ -132,19 +192,17 @@ fn budget_status(
         (None, Some(max)) => (expected - scaled(max, expected)).max(0),
         (None, None) => 0,
     };
-    let allowed = (healthy - desired).max(0);
-    let old = pdb.status.clone().unwrap_or_default();
-    let (status_value, reason, message) = if allowed > 0 {
-        ("True", "SufficientPods", String::new())
+    let allowed = if expected > 0 {
+        (healthy - desired).max(0)
     } else {
-        ("False", "InsufficientPods", String::new())
+        0
     };
-    let transition = old
-        .conditions
-        .iter()
-        .flatten()
-        .find(|c| c.type_ == "DisruptionAllowed" && c.status == status_value)
-        .map_or(now, |c| c.last_transition_time.clone());
+    let old = pdb.status.clone().unwrap_or_default();
+    let (status_value, reason) = if allowed > 0 {
+        ("True", "SufficientPods")
+    } else {
+        ("False", "InsufficientPods")
+    };
     PodDisruptionBudgetStatus {
         current_healthy: healthy,
         desired_healthy: desired,
@@ -152,14 +210,44 @@ fn budget_status(
         expected_pods: expected,
         observed_generation: pdb.metadata.generation,
         disrupted_pods: old.disrupted_pods.clone(),
-        conditions: Some(vec![Condition {
+        conditions: Some(set_condition(
+            old.conditions.as_ref(),
+            Condition {
+                type_: "DisruptionAllowed".into(),
+                status: status_value.into(),
+                reason: reason.into(),
+                message: String::new(),
+                observed_generation: pdb.metadata.generation,
+                last_transition_time: now,
+            },
+        )),
+    }
+}
+
+/// A budget's status when its sync failed with `message`, at `now`, as upstream's fail-safe
+/// writes it: no disruption allowed, DisruptionAllowed False for SyncFailed with the error,
+/// the rest of the status as it was.
+fn failed_status(
+    pdb: &PodDisruptionBudget,
+    message: String,
+    now: Time,
+) -> PodDisruptionBudgetStatus {
+    let old = pdb.status.clone().unwrap_or_default();
+    let conditions = set_condition(
+        old.conditions.as_ref(),
+        Condition {
             type_: "DisruptionAllowed".into(),
-            status: status_value.into(),
-            reason: reason.into(),
+            status: "False".into(),
+            reason: "SyncFailed".into(),
             message,
-            observed_generation: pdb.metadata.generation,
-            last_transition_time: transition,
-        }]),
+            observed_generation: old.observed_generation,
+            last_transition_time: now,
+        },
+    );
+    PodDisruptionBudgetStatus {
+        disruptions_allowed: 0,
+        conditions: Some(conditions),
+        ..old
     }
 }
 
@@ -194,6 +282,7 @@ impl Reconciler for Disruption {
             return Ok(Action::await_change());
         };
         let spec = pdb.spec.clone().unwrap_or_default();
+        // All the selected pods, terminating and finished ones too, as upstream lists them.
         let selected: Vec<Arc<Pod>> = match selector_of(&pdb) {
             Some(selector) => ctx
                 .informers
@@ -202,20 +291,65 @@ impl Reconciler for Disruption {
                 .state()
                 .into_iter()
                 .filter(|p| p.namespace().as_deref() == Some(namespace.as_str()))
-                .filter(|p| p.metadata.deletion_timestamp.is_none())
                 .filter(|p| pods::selects(&selector, p.meta()))
                 .collect(),
             None => Vec::new(),
         };
-        let pod_count = i32::try_from(selected.len()).unwrap_or(i32::MAX);
-        let expected = expected_pods(
-            &spec,
-            pod_count,
-            selected.iter().filter_map(|p| controller_scale(&ctx, p)),
-        );
-        let healthy = i32::try_from(selected.iter().filter(|p| pods::is_ready(p)).count())
-            .unwrap_or(i32::MAX);
-        let status = budget_status(&pdb, expected, healthy, Time(jiff::Timestamp::now()));
+        let recorder = ctx.recorder(Self::NAME);
+        let reference = pdb.object_ref(&());
+        if selected.is_empty() {
+            publish(
+                &recorder,
+                &reference,
+                EventType::Normal,
+                "NoPods",
+                "No matching pods found".into(),
+            )
+            .await;
+        }
+        let now = Time(jiff::Timestamp::now());
+        let scales = selected
+            .iter()
+            .map(|p| (p.name_any(), controller_scale(&ctx, p)));
+        let status = match expected_pods(&spec, scales) {
+            Ok(expected) => {
+                if !expected.unmanaged.is_empty() {
+                    let selector = selector_of(&pdb).map(|s| s.to_string()).unwrap_or_default();
+                    publish(
+                        &recorder,
+                        &reference,
+                        EventType::Warning,
+                        "UnmanagedPods",
+                        format!(
+                            "Pods selected by this PodDisruptionBudget (selector: {selector}) \
+                             were found to be unmanaged. As a result, the status of the PDB \
+                             cannot be calculated correctly, which may result in undefined \
+                             behavior. To account for these pods please set \
+                             \".spec.minAvailable\" field of the PDB to an integer value."
+                        ),
+                    )
+                    .await;
+                }
+                let healthy = selected
+                    .iter()
+                    .filter(|p| p.metadata.deletion_timestamp.is_none() && pods::is_ready(p))
+                    .count();
+                let healthy = i32::try_from(healthy).unwrap_or(i32::MAX);
+                budget_status(&pdb, expected.count, healthy, now)
+            }
+            Err(e) => {
+                publish(
+                    &recorder,
+                    &reference,
+                    EventType::Warning,
+                    "CalculateExpectedPodCountFailed",
+                    format!("Failed to calculate the number of expected pods: {e}"),
+                )
+                .await;
+                tracing::debug!(controller = Self::NAME, "{namespace}/{name}: {e}");
+                failed_status(&pdb, e, now)
+            }
+        };
         if pdb.status.as_ref() != Some(&status) {
             let api: Api<PodDisruptionBudget> = Api::namespaced(ctx.client.clone(), &namespace);
             api.patch_status(
@@ -271,13 +405,21 @@ mod tests {
         conditions[0].clone()
     }
 
-    fn scales() -> Vec<(String, i32)> {
+    fn of(pod: &str, key: &str, replicas: i32) -> (String, Scale) {
+        (pod.into(), Scale::Of(key.into(), replicas))
+    }
+
+    fn scales() -> Vec<(String, Scale)> {
         vec![
-            ("Deployment/default/web".into(), 4),
-            ("Deployment/default/web".into(), 4),
-            ("Deployment/default/web".into(), 4),
-            ("StatefulSet/default/db".into(), 2),
+            of("web-1", "Deployment/default/web", 4),
+            of("web-2", "Deployment/default/web", 4),
+            of("web-3", "Deployment/default/web", 4),
+            of("db-0", "StatefulSet/default/db", 2),
         ]
+    }
+
+    fn count(expected: Result<Expected, String>) -> i32 {
+        expected.unwrap().count
     }
 
     fn replica_set(value: Value) -> ReplicaSet {
@@ -290,19 +432,19 @@ mod tests {
     #[test]
     fn an_integer_min_available_expects_the_selected_pods_themselves() {
         let spec = spec(json!({"minAvailable": 2}));
-        assert_eq!(expected_pods(&spec, 3, scales()), 3);
+        assert_eq!(count(expected_pods(&spec, scales())), 4);
     }
 
     #[test]
     fn a_percentage_min_available_expects_each_controllers_scale_once() {
         let spec = spec(json!({"minAvailable": "50%"}));
-        assert_eq!(expected_pods(&spec, 3, scales()), 6);
+        assert_eq!(count(expected_pods(&spec, scales())), 6);
     }
 
     #[test]
     fn max_unavailable_expects_each_controllers_scale_once() {
         let spec = spec(json!({"maxUnavailable": 1}));
-        assert_eq!(expected_pods(&spec, 3, scales()), 6);
+        assert_eq!(count(expected_pods(&spec, scales())), 6);
     }
 
     #[test]
@@ -463,5 +605,135 @@ mod tests {
             replica_set_scale(&rs, "default", "ReplicaSet/default/web-abc".into()),
             Some(("ReplicaSet/default/web-abc".into(), 1))
         );
+    }
+
+    #[test]
+    fn an_integer_min_available_counts_pods_without_a_known_controller_alike() {
+        let spec = spec(json!({"minAvailable": 1}));
+        let pods = vec![
+            ("bare".to_string(), Scale::Unmanaged),
+            ("job-1".to_string(), Scale::Unknown),
+        ];
+        assert_eq!(
+            expected_pods(&spec, pods),
+            Ok(Expected {
+                count: 2,
+                unmanaged: Vec::new()
+            })
+        );
+    }
+
+    #[test]
+    fn a_relative_budget_leaves_pods_without_a_controller_out_and_names_them() {
+        for spec in [
+            spec(json!({"minAvailable": "50%"})),
+            spec(json!({"maxUnavailable": 1})),
+        ] {
+            let mut pods = scales();
+            pods.push(("bare".to_string(), Scale::Unmanaged));
+            assert_eq!(
+                expected_pods(&spec, pods),
+                Ok(Expected {
+                    count: 6,
+                    unmanaged: vec!["bare".to_string()]
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn a_relative_budget_over_a_pod_whose_controller_is_unknown_fails() {
+        for spec in [
+            spec(json!({"minAvailable": "50%"})),
+            spec(json!({"maxUnavailable": "10%"})),
+        ] {
+            let mut pods = scales();
+            pods.push(("job-1".to_string(), Scale::Unknown));
+            assert_eq!(
+                expected_pods(&spec, pods),
+                Err(r#"found no controllers for pod "job-1""#.to_string())
+            );
+        }
+    }
+
+    #[test]
+    fn a_budget_expecting_no_pods_allows_no_disruption() {
+        // Only unmanaged pods under a relative budget: none expected, though two are healthy.
+        for spec in [
+            json!({"maxUnavailable": 1}),
+            json!({"minAvailable": "50%"}),
+            json!({}),
+        ] {
+            let status = budget_status(&budget(spec), 0, 2, at(NOW));
+            assert_eq!(counts(&status), (0, 2, 0, 0));
+            let c = condition(&status);
+            assert_eq!(
+                (c.status.as_str(), c.reason.as_str()),
+                ("False", "InsufficientPods")
+            );
+        }
+    }
+
+    #[test]
+    fn a_failed_sync_allows_no_disruption_and_says_why_keeping_the_rest_of_the_status() {
+        let pdb = pdb(
+            json!({"maxUnavailable": 1}),
+            json!({
+                "currentHealthy": 3, "desiredHealthy": 2, "disruptionsAllowed": 1, "expectedPods": 3,
+                "observedGeneration": 2,
+                "conditions": [{
+                    "type": "DisruptionAllowed", "status": "True", "reason": "SufficientPods",
+                    "message": "", "lastTransitionTime": EARLIER, "observedGeneration": 2,
+                }],
+            }),
+        );
+        let status = failed_status(&pdb, "found no controllers for pod \"x\"".into(), at(NOW));
+        assert_eq!(counts(&status), (3, 3, 2, 0));
+        assert_eq!(status.observed_generation, Some(2));
+        let c = condition(&status);
+        assert_eq!(c.type_, "DisruptionAllowed");
+        assert_eq!(c.status, "False");
+        assert_eq!(c.reason, "SyncFailed");
+        assert_eq!(c.message, "found no controllers for pod \"x\"");
+        assert_eq!(c.observed_generation, Some(2));
+        assert_eq!(c.last_transition_time, at(NOW));
+    }
+
+    #[test]
+    fn a_sync_failing_again_keeps_the_conditions_transition_time() {
+        let pdb = pdb(
+            json!({"maxUnavailable": 1}),
+            json!({
+                "currentHealthy": 3, "desiredHealthy": 2, "disruptionsAllowed": 0, "expectedPods": 3,
+                "conditions": [{
+                    "type": "DisruptionAllowed", "status": "False", "reason": "InsufficientPods",
+                    "message": "", "lastTransitionTime": EARLIER,
+                }],
+            }),
+        );
+        let c = condition(&failed_status(&pdb, "boom".into(), at(NOW)));
+        assert_eq!(c.reason, "SyncFailed");
+        assert_eq!(c.last_transition_time, at(EARLIER));
+    }
+
+    #[test]
+    fn other_conditions_are_kept() {
+        let pdb = pdb(
+            json!({"minAvailable": 1}),
+            json!({
+                "conditions": [{
+                    "type": "Example", "status": "True", "reason": "Because",
+                    "message": "", "lastTransitionTime": EARLIER,
+                }],
+            }),
+        );
+        let status = budget_status(&pdb, 2, 2, at(NOW));
+        let types: Vec<String> = status
+            .conditions
+            .unwrap()
+            .into_iter()
+            .map(|c| c.type_)
+            .collect();
+        assert_eq!(types, ["Example", "DisruptionAllowed"]);
     }
 }

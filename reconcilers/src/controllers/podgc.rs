@@ -76,9 +76,14 @@ fn garbage<'a>(
     let names: HashSet<String> = nodes.iter().map(|n| n.name_any()).collect();
     let mut found = Vec::new();
     for pod in pods {
-        let node = pod.spec.as_ref().and_then(|s| s.node_name.clone());
+        // An empty node name is no node: the pod is unscheduled, as upstream reads it.
+        let node = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.as_deref())
+            .filter(|n| !n.is_empty());
         match node {
-            Some(node) if !names.contains(&node) => {
+            Some(node) if !names.contains(node) => {
                 found.push((
                     pod.as_ref(),
                     Garbage::Orphaned {
@@ -217,6 +222,18 @@ mod tests {
         assert_eq!(
             collected(&pods, &[node("n1")], 10),
             [("a".to_string(), Garbage::UnscheduledTerminating)]
+        );
+    }
+
+    #[test]
+    fn a_pod_with_an_empty_node_name_is_unscheduled_not_orphaned() {
+        let pods = [
+            deleting(pod("deleting", Some(""), "Pending", T0)),
+            pod("pending", Some(""), "Pending", T0),
+        ];
+        assert_eq!(
+            collected(&pods, &[node("n1")], 10),
+            [("deleting".to_string(), Garbage::UnscheduledTerminating)]
         );
     }
 
