@@ -665,7 +665,7 @@ async fn node(args: NodeArgs) -> anyhow::Result<()> {
             .context("no kubeconfig: give --kubeconfig")?,
     };
     let cluster = config.cluster_url.to_string();
-    let client = kube::Client::try_from(config)?;
+    let client = keelson_node::client::bounded(config)?;
     let first = nodes.node_name(1);
     let last = nodes.node_name(nodes.count);
     let running = keelson_node::SimulatedNodes::start(client, nodes);

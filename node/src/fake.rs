@@ -42,8 +42,10 @@ pub const STOP_AFTER: &str = "sim.keelson.dev/stop-after";
 const KILLED: i32 = 137;
 
 /// Exit notices that may wait for the pod loop before the oldest are dropped (the loop's
-/// periodic sync catches up on those).
-const EVENT_BUFFER: usize = 4096;
+/// periodic sync catches up on those): enough for every pod of a full node (110 by default)
+/// at once. The channel holds this many slots from the start, for each of a process's
+/// thousands of simulated nodes.
+const EVENT_BUFFER: usize = 128;
 
 /// An in-memory runtime for one node.
 pub struct FakeRuntime {

@@ -2,6 +2,8 @@
 //! `kube-node-lease`, renewed every quarter of its duration (10 s of 40 s), owned by the
 //! Node, as upstream's kubelet keeps it (`nodelease` controller: the last lease written is
 //! updated in place; on failure it is read again, retrying after 200 ms doubling to 7 s).
+//! After its first renewal, each node renews at its own random phase of the period, with
+//! upstream's jitter ([`jitter`]).
 
 use std::time::Duration;
 
@@ -12,6 +14,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, OwnerReference};
 use kube::api::{ObjectMeta, PostParams};
 use kube::Api;
 use tokio_util::sync::CancellationToken;
+
+use crate::jitter;
 
 /// Where node leases live.
 pub const NAMESPACE: &str = "kube-node-lease";
@@ -32,12 +36,17 @@ pub async fn keep(
     let seconds = i32::try_from(duration.as_secs()).unwrap_or(i32::MAX);
     let mut latest: Option<Lease> = None;
     let mut retry = RETRY_FIRST;
+    let mut first = true;
     loop {
         let wait = match renew(&leases, &nodes, &name, seconds, latest.take()).await {
             Ok(lease) => {
                 latest = Some(lease);
                 retry = RETRY_FIRST;
-                interval
+                if std::mem::take(&mut first) {
+                    jitter::phase(interval)
+                } else {
+                    jitter::jittered(interval)
+                }
             }
             Err(e) => {
                 tracing::warn!(node = %name, "cannot renew the node lease: {e}");

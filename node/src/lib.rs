@@ -7,7 +7,8 @@
 //!
 //! - [`registration`]: the `Node` object — registered (or taken over) with its labels,
 //!   capacity, addresses, `nodeInfo` and a pod CIDR ([`ipam`]), and its status kept current;
-//! - [`lease`]: the node's Lease in `kube-node-lease`, renewed every 10 s;
+//! - [`lease`]: the node's Lease in `kube-node-lease`, renewed every 10 s (the nodes'
+//!   heartbeats spread over the period by [`jitter`]);
 //! - [`pods`]: the pod loop, one `keelson_reconcilers::Reconciler` for the pods of all the
 //!   process's nodes (one shared Pod informer): it makes sandboxes, starts and stops
 //!   containers through a [`runtime::Runtime`] as [`actions`] plans them (init containers,
@@ -15,6 +16,7 @@
 //!   pod status that [`status`] computes (phase, conditions, container statuses);
 //! - [`runtime`]: the CRI-shaped runtime interface; [`fake`] its in-memory implementation,
 //!   whose containers run until the pod's `sim.keelson.dev/*` annotations say they exit;
+//! - [`client`]: the bounded client `keelson node` talks to its cluster with;
 //! - [`config`]: what the nodes are made of (the `--simulated-node-*` flags), [`quantity`]
 //!   the resource amounts in them.
 //!
@@ -38,9 +40,11 @@
 pub mod actions;
 pub mod agent;
 pub mod backoff;
+pub mod client;
 pub mod config;
 pub mod fake;
 pub mod ipam;
+pub mod jitter;
 pub mod lease;
 pub mod pods;
 pub mod quantity;

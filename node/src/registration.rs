@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::SimulatedNodesConfig;
 use crate::ipam::{self, Cidr};
+use crate::jitter;
 
 /// The port kubelets serve on (`daemonEndpoints.kubeletEndpoint`).
 pub const KUBELET_PORT: i32 = 10250;
@@ -316,11 +317,13 @@ pub async fn keep_status(
 ) {
     let api: Api<Node> = Api::all(client);
     let mut reported = tokio::time::Instant::now();
+    let mut wait = jitter::phase(config.status_update_frequency);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(config.status_update_frequency) => {}
+            _ = tokio::time::sleep(wait) => {}
         }
+        wait = jitter::jittered(config.status_update_frequency);
         let Some(current) = nodes.get(&ObjectRef::new(&node.name)) else {
             // Deleted (or not seen yet): register it again.
             if let Err(e) = reregister(&api, &node, &config, &facts).await {

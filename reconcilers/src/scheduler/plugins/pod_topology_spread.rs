@@ -336,19 +336,30 @@ impl Plugin for PodTopologySpread {
                 ((size + 2) as f64).ln()
             })
             .collect();
-        for node in cluster.cache.nodes() {
-            if require_all && !has_all_keys(node, &constraints) {
-                continue;
-            }
-            for (c, counts) in constraints.iter().zip(counts.iter_mut()) {
-                if c.topology_key == HOSTNAME || !c.includes(pod, node) {
+        // Only domains of feasible nodes are counted: a constraint none of them has a domain
+        // of (the zone default on nodes without zones) needs no pass over the cluster.
+        let domains_to_count = constraints
+            .iter()
+            .zip(&counts)
+            .any(|(c, counts)| c.topology_key != HOSTNAME && !counts.is_empty());
+        if domains_to_count {
+            for node in cluster.cache.nodes() {
+                if require_all && !has_all_keys(node, &constraints) {
                     continue;
                 }
-                let Some(count) = node.label(&c.topology_key).and_then(|v| counts.get_mut(v))
-                else {
-                    continue;
-                };
-                *count = count.saturating_add(count_matching(node, &c.selector, &pod.namespace));
+                for (c, counts) in constraints.iter().zip(counts.iter_mut()) {
+                    if c.topology_key == HOSTNAME {
+                        continue;
+                    }
+                    let Some(count) = node.label(&c.topology_key).and_then(|v| counts.get_mut(v))
+                    else {
+                        continue;
+                    };
+                    if c.includes(pod, node) {
+                        let n = count_matching(node, &c.selector, &pod.namespace);
+                        *count = count.saturating_add(n);
+                    }
+                }
             }
         }
         Ok(PreScore::Run(Some(Box::new(ScoreState {
