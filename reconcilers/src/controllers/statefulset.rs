@@ -381,19 +381,20 @@ impl Reconciler for StatefulSets {
                 }
             }
         }
+        let status = || {
+            let revisions = (current_name.as_str(), update_name.as_str());
+            status_of(
+                &sts,
+                &by_ordinal,
+                (start, end),
+                revisions,
+                jiff::Timestamp::now(),
+            )
+        };
         match halt {
             Some(Halt::Quietly) => return Ok(Action::await_change()),
             Some(Halt::WithStatus) => {
-                self.write_status(
-                    &ctx,
-                    &sts,
-                    &by_ordinal,
-                    start,
-                    end,
-                    &current_name,
-                    &update_name,
-                )
-                .await?;
+                write_status(&ctx, &sts, status()).await?;
                 return Ok(Action::await_change());
             }
             None => {}
@@ -407,16 +408,7 @@ impl Reconciler for StatefulSets {
             }
         }
         if halt {
-            self.write_status(
-                &ctx,
-                &sts,
-                &by_ordinal,
-                start,
-                end,
-                &current_name,
-                &update_name,
-            )
-            .await?;
+            write_status(&ctx, &sts, status()).await?;
             return Ok(Action::await_change());
         }
 
@@ -426,16 +418,7 @@ impl Reconciler for StatefulSets {
                 delete_pod(&pods_api, pod, &recorder, &reference).await?;
             }
         }
-        self.write_status(
-            &ctx,
-            &sts,
-            &by_ordinal,
-            start,
-            end,
-            &current_name,
-            &update_name,
-        )
-        .await?;
+        write_status(&ctx, &sts, status()).await?;
         let in_use: Vec<String> = by_ordinal
             .values()
             .filter_map(|p| revision_of(p).cloned())
@@ -452,43 +435,29 @@ impl Reconciler for StatefulSets {
     }
 }
 
-impl StatefulSets {
-    #[allow(clippy::too_many_arguments)]
-    async fn write_status(
-        &self,
-        ctx: &Context,
-        sts: &StatefulSet,
-        by_ordinal: &BTreeMap<i32, Pod>,
-        start: i32,
-        end: i32,
-        current: &str,
-        update: &str,
-    ) -> Result<(), Error> {
-        let status = status_of(
-            sts,
-            by_ordinal,
-            (start, end),
-            (current, update),
-            jiff::Timestamp::now(),
-        );
-        let old = serde_json::to_value(&sts.status).unwrap_or_default();
-        let changed = status
-            .as_object()
-            .into_iter()
-            .flatten()
-            .any(|(k, v)| old.get(k).unwrap_or(&json!(0)) != v);
-        if changed {
-            let api: Api<StatefulSet> =
-                Api::namespaced(ctx.client.clone(), &sts.namespace().unwrap_or_default());
-            api.patch_status(
-                &sts.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(json!({ "status": status })),
-            )
-            .await?;
-        }
-        Ok(())
+/// Writes `status` unless the StatefulSet already has it.
+async fn write_status(
+    ctx: &Context,
+    sts: &StatefulSet,
+    status: serde_json::Value,
+) -> Result<(), Error> {
+    let old = serde_json::to_value(&sts.status).unwrap_or_default();
+    let changed = status
+        .as_object()
+        .into_iter()
+        .flatten()
+        .any(|(k, v)| old.get(k).unwrap_or(&json!(0)) != v);
+    if changed {
+        let api: Api<StatefulSet> =
+            Api::namespaced(ctx.client.clone(), &sts.namespace().unwrap_or_default());
+        api.patch_status(
+            &sts.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "status": status })),
+        )
+        .await?;
     }
+    Ok(())
 }
 
 async fn delete_pod(
