@@ -212,12 +212,17 @@ impl Graph {
     }
 }
 
+/// Resources the collector leaves alone, as upstream's `DefaultIgnoredResources`: events
+/// (served under two groups) are the most written objects and never own anything.
+const IGNORED: [(&str, &str); 2] = [("", "events"), ("events.k8s.io", "events")];
+
 /// The resources whose objects can own and be owned: everything listable, watchable and
-/// deletable.
+/// deletable but the ignored ones.
 fn resources() -> Vec<Arc<ApiResource>> {
     keelson_apis::catalogue::builtin()
         .iter()
         .filter(|r| r.has_verb("list") && r.has_verb("watch") && r.has_verb("delete"))
+        .filter(|r| !IGNORED.contains(&(r.group(), r.plural())))
         .map(|r| {
             let gvk = GroupVersionKind::gvk(r.group(), r.version(), r.facts.kind);
             Arc::new(ApiResource::from_gvk_with_plural(&gvk, r.plural()))
@@ -439,6 +444,20 @@ impl Collector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_are_not_watched_but_every_other_owner_kind_is() {
+        let watched: Vec<(String, String)> = resources()
+            .iter()
+            .map(|r| (r.group.clone(), r.plural.clone()))
+            .collect();
+        let has = |group: &str, plural: &str| watched.contains(&(group.into(), plural.into()));
+        assert!(!has("", "events"));
+        assert!(!has("events.k8s.io", "events"));
+        assert!(has("", "pods"));
+        assert!(has("apps", "replicasets"));
+        assert!(has("coordination.k8s.io", "leases"));
+    }
 
     /// A graph of the objects whose metadata is given.
     fn graph(objects: &[serde_json::Value]) -> Graph {
