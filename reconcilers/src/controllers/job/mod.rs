@@ -3,7 +3,9 @@
 //! Indexed Jobs, with the index in an annotation, a label, the hostname and
 //! `JOB_COMPLETION_INDEX`), failed pods retried after upstream's back-off until
 //! `backoffLimit`, `activeDeadlineSeconds` and `suspend` honoured, `podFailurePolicy`,
-//! `backoffLimitPerIndex` with `maxFailedIndexes`, and `successPolicy` ([`policy`]), and
+//! `backoffLimitPerIndex` (per-index failure counts in the pods' `job-index-failure-count` and
+//! `job-index-ignored-failure-count` annotations, with a back-off per index) with
+//! `maxFailedIndexes`, and `successPolicy` ([`policy`]), and
 //! the status with its conditions (`SuccessCriteriaMet`/`Complete`,
 //! `FailureTarget`/`Failed`, `Suspended`).
 //! Pods are counted through the job-tracking finalizer ([`tracking`]).
@@ -109,7 +111,8 @@ impl Jobs {
         let mut created = Vec::new();
         let mut failure = None;
         for index in &plan.start {
-            let pod = self.pod_for(job, &name, &namespace, *index, owner.clone())?;
+            let counts = index.and_then(|i| plan.index_failure_counts.get(&i).copied());
+            let pod = self.pod_for(job, &name, &namespace, *index, counts, owner.clone())?;
             match pods_api.create(&PostParams::default(), &pod).await {
                 Ok(pod) => created.push(pod),
                 Err(e) => {
@@ -218,13 +221,16 @@ impl Jobs {
         Ok(Action::await_change())
     }
 
-    /// A pod of the Job, for a completion index when the Job is Indexed.
+    /// A pod of the Job, for a completion index when the Job is Indexed, with the index's
+    /// `(failure count, ignored failure count)` annotations under `backoffLimitPerIndex`
+    /// (the ignored count only once non-zero, as upstream).
     fn pod_for(
         &self,
         job: &Job,
         name: &str,
         namespace: &str,
         index: Option<i32>,
+        failure_counts: Option<(i32, i32)>,
         owner: k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference,
     ) -> Result<Pod, Error> {
         let template = job
@@ -243,10 +249,14 @@ impl Jobs {
             .push(tracking::FINALIZER.into());
         if let Some(i) = index {
             let value = i.to_string();
-            pod.metadata
-                .annotations
-                .get_or_insert_with(BTreeMap::new)
-                .insert(plan::INDEX.into(), value.clone());
+            let annotations = pod.metadata.annotations.get_or_insert_with(BTreeMap::new);
+            annotations.insert(plan::INDEX.into(), value.clone());
+            if let Some((counted, ignored)) = failure_counts {
+                annotations.insert(plan::FAILURE_COUNT.into(), counted.to_string());
+                if ignored > 0 {
+                    annotations.insert(plan::IGNORED_FAILURE_COUNT.into(), ignored.to_string());
+                }
+            }
             pod.metadata
                 .labels
                 .get_or_insert_with(BTreeMap::new)
@@ -274,5 +284,53 @@ impl Jobs {
             }
         }
         Ok(pod)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job() -> Job {
+        serde_json::from_value(json!({
+            "metadata": {"name": "j", "namespace": "ns", "uid": "u"},
+            "spec": {"completionMode": "Indexed", "completions": 2, "parallelism": 2,
+                "backoffLimitPerIndex": 1,
+                "template": {"spec": {"containers": [{"name": "main", "image": "x"}]}}},
+        }))
+        .unwrap()
+    }
+
+    fn annotation<'a>(pod: &'a Pod, key: &str) -> Option<&'a str> {
+        pod.metadata
+            .annotations
+            .as_ref()?
+            .get(key)
+            .map(String::as_str)
+    }
+
+    #[test]
+    fn the_first_pod_of_an_index_has_failure_count_0() {
+        let j = job();
+        let p = plan::plan(&j, &[], jiff::Timestamp::UNIX_EPOCH, None);
+        let counts = p.index_failure_counts.get(&1).copied();
+        let owner = j.controller_owner_ref(&()).unwrap();
+        let pod = Jobs::default()
+            .pod_for(&j, "j", "ns", Some(1), counts, owner)
+            .unwrap();
+        assert_eq!(annotation(&pod, plan::INDEX), Some("1"));
+        assert_eq!(annotation(&pod, plan::FAILURE_COUNT), Some("0"));
+        assert_eq!(annotation(&pod, plan::IGNORED_FAILURE_COUNT), None);
+    }
+
+    #[test]
+    fn a_replacement_pod_carries_both_failure_counts() {
+        let j = job();
+        let owner = j.controller_owner_ref(&()).unwrap();
+        let pod = Jobs::default()
+            .pod_for(&j, "j", "ns", Some(0), Some((2, 1)), owner)
+            .unwrap();
+        assert_eq!(annotation(&pod, plan::FAILURE_COUNT), Some("2"));
+        assert_eq!(annotation(&pod, plan::IGNORED_FAILURE_COUNT), Some("1"));
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus};
+use k8s_openapi::api::batch::v1::{Job, JobCondition, JobSpec, JobStatus};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
@@ -37,6 +37,102 @@ pub fn index_of(pod: &Pod) -> Option<i32> {
     pod.metadata.annotations.as_ref()?.get(INDEX)?.parse().ok()
 }
 
+/// The annotation upstream sets on each pod of an Indexed Job with `backoffLimitPerIndex`:
+/// the failures of its index so far (that count against the limit).
+pub const FAILURE_COUNT: &str = "batch.kubernetes.io/job-index-failure-count";
+/// Alongside it, once non-zero: the failures of the index a `podFailurePolicy` ignored.
+pub const IGNORED_FAILURE_COUNT: &str = "batch.kubernetes.io/job-index-ignored-failure-count";
+
+/// A count annotation of `pod`; 0 when absent, unparsable or negative, as upstream.
+fn count_annotation(pod: &Pod, key: &str) -> i32 {
+    pod.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(key))
+        .and_then(|v| v.parse::<i32>().ok())
+        .filter(|n| *n >= 0)
+        .unwrap_or(0)
+}
+
+/// The counted failures of `pod`'s index before it (its `job-index-failure-count`).
+pub fn index_failure_count(pod: &Pod) -> i32 {
+    count_annotation(pod, FAILURE_COUNT)
+}
+
+/// All failures of `pod`'s index before it, ignored ones included.
+fn index_absolute_failure_count(pod: &Pod) -> i32 {
+    index_failure_count(pod).saturating_add(count_annotation(pod, IGNORED_FAILURE_COUNT))
+}
+
+/// The `(failure count, ignored failure count)` of a new pod of an index whose latest failed
+/// pod is `replaced` (none: the index's first pod): the replaced pod's own, plus its failure,
+/// counted or ignored as the `podFailurePolicy` says.
+pub fn new_index_failure_counts(spec: &JobSpec, replaced: Option<&Pod>) -> (i32, i32) {
+    let Some(pod) = replaced else {
+        return (0, 0);
+    };
+    let counted = index_failure_count(pod);
+    let ignored = count_annotation(pod, IGNORED_FAILURE_COUNT);
+    if policy::failure_action(spec, pod) == FailureAction::Ignore {
+        (counted, ignored.saturating_add(1))
+    } else {
+        (counted.saturating_add(1), ignored)
+    }
+}
+
+/// When `pod` finished, as upstream estimates it: the last of its containers' finish times
+/// (when all have one), else when it became not Ready, else when it was deleted (less its
+/// grace period), else its creation.
+pub fn finish_time(pod: &Pod) -> Option<jiff::Timestamp> {
+    let status = pod.status.as_ref();
+    let containers = status
+        .and_then(|s| s.container_statuses.as_ref())
+        .filter(|c| !c.is_empty())
+        .and_then(|statuses| {
+            statuses
+                .iter()
+                .map(|c| {
+                    Some(
+                        c.state
+                            .as_ref()?
+                            .terminated
+                            .as_ref()?
+                            .finished_at
+                            .as_ref()?
+                            .0,
+                    )
+                })
+                .collect::<Option<Vec<_>>>()
+        })
+        .and_then(|times| times.into_iter().max());
+    let not_ready = || {
+        status
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|c| c.iter().find(|c| c.type_ == "Ready" && c.status == "False"))
+            .and_then(|c| c.last_transition_time.as_ref())
+            .map(|t| t.0)
+    };
+    let deleted = || {
+        let at = pod.metadata.deletion_timestamp.as_ref()?.0;
+        let grace = pod.metadata.deletion_grace_period_seconds.unwrap_or(0);
+        at.checked_sub(jiff::SignedDuration::from_secs(grace)).ok()
+    };
+    containers
+        .or_else(not_ready)
+        .or_else(deleted)
+        .or_else(|| pod.metadata.creation_timestamp.as_ref().map(|t| t.0))
+}
+
+/// How long a new pod of an index whose latest failed pod is `latest` waits: upstream's
+/// back-off for the index's failures so far (ignored ones included) from that pod's finish.
+fn index_wait(latest: Option<&Pod>, now: jiff::Timestamp) -> Option<Duration> {
+    let pod = latest?;
+    let failures = index_absolute_failure_count(pod).saturating_add(1);
+    let since = now.duration_since(finish_time(pod)?).as_secs_f64();
+    let needed = backoff(failures).as_secs_f64();
+    (since < needed).then(|| Duration::from_secs_f64(needed - since))
+}
+
 /// The decisions of one pass.
 #[derive(Debug, Default, PartialEq)]
 pub struct Plan {
@@ -56,6 +152,9 @@ pub struct Plan {
     pub wait: Option<Duration>,
     /// Pods whose tracking finalizer goes once the status is written.
     pub release: Vec<String>,
+    /// With `backoffLimitPerIndex`: the `(failure count, ignored failure count)` annotations
+    /// of the pod started for each index in `start`.
+    pub index_failure_counts: BTreeMap<i32, (i32, i32)>,
 }
 
 /// `1,3-5,7` for a set of indexes, as upstream writes `completedIndexes`.
@@ -132,46 +231,48 @@ pub fn plan(
         .iter()
         .filter(|p| finished(p) == Some("Succeeded"))
         .collect();
-    // What each failed pod means under the pod failure policy.
+    // Pods stopped because the Job finishes (or is suspended) are not failures.
+    let finishing = old.conditions.iter().flatten().any(|c| {
+        matches!(c.type_.as_str(), "SuccessCriteriaMet" | "FailureTarget") && c.status == "True"
+    });
+    let stopping = already_finished || suspended || finishing;
+    // Failed pods: those that failed, and (unless the Job stops them) those deleted unfinished.
+    let is_failed = |p: &Pod| {
+        finished(p) == Some("Failed")
+            || (!stopping && p.metadata.deletion_timestamp.is_some() && finished(p).is_none())
+    };
+    // With `backoffLimitPerIndex`, the indexes a pod's failure concerns.
     let per_index_limit = spec.backoff_limit_per_index.filter(|_| indexed);
+    let tracked_index = |p: &Pod| {
+        per_index_limit
+            .and(index_of(p))
+            .filter(|i| *i >= 0 && completions.is_none_or(|c| *i < c))
+    };
+    // What each failed pod means under the pod failure policy. An index fails once a
+    // counted failure of it finds `backoffLimitPerIndex` failures counted before (in the
+    // pod's `job-index-failure-count`), or a `FailIndex` rule matches, as upstream.
     let mut fail_job: Option<String> = None;
     let mut failed_indexes: BTreeSet<i32> = if per_index_limit.is_some() {
         expand(old.failed_indexes.as_deref().unwrap_or(""))
     } else {
         BTreeSet::new()
     };
-    let mut index_failures: BTreeMap<i32, i32> = BTreeMap::new();
-    for pod in owned.iter().filter(|p| finished(p) == Some("Failed")) {
+    for pod in owned.iter().filter(|p| is_failed(p)) {
         let action = policy::failure_action(&spec, pod);
-        match (action, per_index_limit.and(index_of(pod))) {
+        let out_of_retries = per_index_limit.is_some_and(|limit| index_failure_count(pod) >= limit);
+        match (action, tracked_index(pod)) {
             (FailureAction::FailJob(message), _) => {
                 fail_job.get_or_insert(message);
             }
             (FailureAction::FailIndex, Some(index)) => {
                 failed_indexes.insert(index);
             }
-            (FailureAction::Count, Some(index)) => {
-                let n = index_failures.entry(index).or_insert(0);
-                *n = n.saturating_add(1);
+            (FailureAction::Count, Some(index)) if out_of_retries => {
+                failed_indexes.insert(index);
             }
             _ => {}
         }
     }
-    if let Some(limit) = per_index_limit {
-        failed_indexes.extend(
-            index_failures
-                .iter()
-                .filter(|(_, n)| **n > limit)
-                .map(|(i, _)| *i),
-        );
-    }
-    // Finished pods are counted through the tracking finalizer, once each.
-    // Pods stopped because the Job finishes (or is suspended) are not failures.
-    let finishing = old.conditions.iter().flatten().any(|c| {
-        matches!(c.type_.as_str(), "SuccessCriteriaMet" | "FailureTarget") && c.status == "True"
-    });
-    let tally = tracking::tally(job, owned, already_finished || suspended || finishing);
-    let failed = tally.all_failed();
     let mut completed: BTreeSet<i32> = if indexed {
         succeeded_pods
             .iter()
@@ -185,6 +286,38 @@ pub fn plan(
     if indexed {
         completed.extend(expand(old.completed_indexes.as_deref().unwrap_or("")));
     }
+    let running: BTreeSet<i32> = active.iter().filter_map(|p| index_of(p)).collect();
+    // The latest failed pod of each index to be started again (the most failures counted,
+    // then the latest finish): its replacement's failure counts and back-off come from it,
+    // and it keeps its finalizer until that replacement exists.
+    let mut latest_failed: BTreeMap<i32, &Pod> = BTreeMap::new();
+    for pod in owned.iter().filter(|p| is_failed(p)) {
+        let Some(index) = tracked_index(pod) else {
+            continue;
+        };
+        if completed.contains(&index) || failed_indexes.contains(&index) || running.contains(&index)
+        {
+            continue;
+        }
+        let newer = latest_failed.get(&index).is_none_or(|last| {
+            index_absolute_failure_count(last) <= index_absolute_failure_count(pod)
+                && finish_time(pod) >= finish_time(last)
+        });
+        if newer {
+            latest_failed.insert(index, pod);
+        }
+    }
+    let hold: BTreeSet<String> = if stopping {
+        BTreeSet::new()
+    } else {
+        latest_failed
+            .values()
+            .filter_map(|p| p.metadata.uid.clone())
+            .collect()
+    };
+    // Finished pods are counted through the tracking finalizer, once each.
+    let tally = tracking::tally(job, owned, stopping, &hold);
+    let failed = tally.all_failed();
     let succeeded = if indexed {
         i32::try_from(completed.len()).unwrap_or(i32::MAX)
     } else {
@@ -316,27 +449,45 @@ pub fn plan(
             .filter_map(|p| p.metadata.name.clone())
             .collect();
     } else {
-        // Start what parallelism and the remaining completions allow.
-        let wait = last_failure.filter(|_| failed > 0).and_then(|at| {
-            let since = now.duration_since(at).as_secs_f64();
-            let needed = backoff(failed).as_secs_f64();
-            (since < needed).then(|| Duration::from_secs_f64(needed - since))
-        });
+        // Start what parallelism and the remaining completions allow. With
+        // `backoffLimitPerIndex` each index backs off on its own (below), as upstream.
+        let global = per_index_limit.is_none();
+        let wait = last_failure
+            .filter(|_| global && failed > 0)
+            .and_then(|at| {
+                let since = now.duration_since(at).as_secs_f64();
+                let needed = backoff(failed).as_secs_f64();
+                (since < needed).then(|| Duration::from_secs_f64(needed - since))
+            });
         if let Some(wait) = wait {
             plan.wait = Some(wait);
         } else if indexed {
             let total = completions.unwrap_or(0).max(0);
-            let running: BTreeSet<i32> = active.iter().filter_map(|p| index_of(p)).collect();
             let room = usize::try_from(parallelism)
                 .unwrap_or(0)
                 .saturating_sub(running.len());
-            plan.start = (0..total)
+            let pending = (0..total)
                 .filter(|i| {
                     !completed.contains(i) && !running.contains(i) && !failed_indexes.contains(i)
                 })
-                .take(room)
-                .map(Some)
-                .collect();
+                .take(room);
+            if per_index_limit.is_some() {
+                for index in pending {
+                    let latest = latest_failed.get(&index).copied();
+                    match index_wait(latest, now) {
+                        Some(wait) => {
+                            plan.wait = Some(plan.wait.map_or(wait, |w| w.min(wait)));
+                        }
+                        None => {
+                            plan.start.push(Some(index));
+                            plan.index_failure_counts
+                                .insert(index, new_index_failure_counts(&spec, latest));
+                        }
+                    }
+                }
+            } else {
+                plan.start = pending.map(Some).collect();
+            }
         } else {
             let remaining = completions.map_or(parallelism, |c| (c - succeeded).max(0));
             let want = parallelism.min(remaining);
@@ -565,7 +716,7 @@ mod tests {
         );
         let pods = [
             failed_with("a", 1, Some(1)),
-            failed_with("b", 1, Some(1)),
+            counted(failed_with("b", 1, Some(1)), 1, 0),
             pod("c", "Succeeded", Some(0)),
             pod("d", "Running", Some(2)),
         ];
@@ -603,5 +754,87 @@ mod tests {
         let conditions = p.status.conditions.unwrap();
         assert!(conditions.iter().any(|c| c.type_ == "SuccessCriteriaMet"
             && c.message.as_deref() == Some("Matched rules at index 0")));
+    }
+
+    /// `pod` with the per-index failure count annotations.
+    fn counted(mut pod: Pod, failures: i32, ignored: i32) -> Pod {
+        let annotations = pod.metadata.annotations.get_or_insert_with(BTreeMap::new);
+        annotations.insert(FAILURE_COUNT.into(), failures.to_string());
+        annotations.insert(IGNORED_FAILURE_COUNT.into(), ignored.to_string());
+        pod
+    }
+
+    fn per_index_job(limit: i32) -> Job {
+        job(
+            json!({"completions": 2, "parallelism": 2, "completionMode": "Indexed",
+            "backoffLimitPerIndex": limit, "template": {}, "podFailurePolicy": {"rules": [
+                {"action": "Ignore", "onExitCodes": {"operator": "In", "values": [7]}},
+            ]}}),
+        )
+    }
+
+    #[test]
+    fn the_first_pod_of_an_index_counts_no_failures() {
+        let p = plan(&per_index_job(2), &[], now(), None);
+        assert_eq!(p.start, vec![Some(0), Some(1)]);
+        assert_eq!(p.index_failure_counts.get(&0), Some(&(0, 0)));
+        assert_eq!(p.index_failure_counts.get(&1), Some(&(0, 0)));
+    }
+
+    #[test]
+    fn a_replacement_after_a_counted_failure_counts_one_more() {
+        let pods = [
+            counted(failed_with("a", 1, Some(0)), 1, 3),
+            pod("b", "Running", Some(1)),
+        ];
+        let p = plan(&per_index_job(2), &pods, now(), None);
+        assert_eq!(p.start, vec![Some(0)]);
+        assert_eq!(p.index_failure_counts.get(&0), Some(&(2, 3)));
+        assert_eq!(p.status.failed_indexes.as_deref(), Some(""));
+        // The failed pod keeps its finalizer until its replacement runs.
+        assert!(p.release.is_empty(), "{:?}", p.release);
+    }
+
+    #[test]
+    fn an_ignored_failure_bumps_the_ignored_count_only() {
+        let pods = [counted(failed_with("a", 7, Some(0)), 1, 0)];
+        let p = plan(&per_index_job(1), &pods, now(), None);
+        assert_eq!(p.start, vec![Some(0), Some(1)]);
+        assert_eq!(p.index_failure_counts.get(&0), Some(&(1, 1)));
+        // Not counted against the limit either: the index goes on.
+        assert_eq!(p.status.failed_indexes.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn an_index_whose_failures_reach_its_limit_is_marked_failed() {
+        // Its pod failed after 1 counted failure: 2 failures, over the limit of 1.
+        let pods = [
+            counted(failed_with("a", 1, Some(1)), 1, 0),
+            pod("b", "Running", Some(0)),
+        ];
+        let p = plan(&per_index_job(1), &pods, now(), None);
+        assert_eq!(p.status.failed_indexes.as_deref(), Some("1"));
+        assert!(p.start.is_empty(), "{:?}", p.start);
+        assert_eq!(p.release, ["a"]);
+    }
+
+    #[test]
+    fn an_index_backs_off_by_its_own_failures() {
+        let mut failed = counted(failed_with("a", 1, Some(0)), 2, 1);
+        if let Some(c) = failed
+            .status
+            .as_mut()
+            .and_then(|s| s.container_statuses.as_mut())
+            .and_then(|c| c.first_mut())
+        {
+            c.state = serde_json::from_value(
+                json!({"terminated": {"exitCode": 1, "finishedAt": "1970-01-12T13:46:30Z"}}),
+            )
+            .unwrap();
+        }
+        // 4 failures of the index: 80 s from its last one (10 s ago); index 1 starts meanwhile.
+        let p = plan(&per_index_job(5), &[failed], now(), Some(now()));
+        assert_eq!(p.start, vec![Some(1)]);
+        assert_eq!(p.wait, Some(Duration::from_secs(70)));
     }
 }

@@ -72,8 +72,11 @@ impl Tally {
 }
 
 /// Moves finished pods through `uncountedTerminatedPods` into the counts. `stopping`: the
-/// Job is finished or suspended (its pods being deleted are not failures).
-pub fn tally(job: &Job, owned: &[Pod], stopping: bool) -> Tally {
+/// Job is finished or suspended (its pods being deleted are not failures). `hold`: UIDs of
+/// failed pods whose finalizer stays for now (the latest failed pod of an index awaiting its
+/// replacement, with `backoffLimitPerIndex`, so that the pod, and the failure counts in its
+/// annotations, outlive it); they are recorded as usual, and released once no longer held.
+pub fn tally(job: &Job, owned: &[Pod], stopping: bool, hold: &BTreeSet<String>) -> Tally {
     let spec = job.spec.clone().unwrap_or_default();
     let old = job.status.clone().unwrap_or_default();
     let old_uncounted = old.uncounted_terminated_pods.unwrap_or_default();
@@ -105,7 +108,9 @@ pub fn tally(job: &Job, owned: &[Pod], stopping: bool) -> Tally {
         let u = uid(pod);
         let name = pod.metadata.name.clone().unwrap_or_default();
         if recorded.contains(&u) {
-            out.release.push(name);
+            if stopping || !hold.contains(&u) {
+                out.release.push(name);
+            }
             continue;
         }
         match outcome(pod, stopping) {
@@ -119,10 +124,13 @@ pub fn tally(job: &Job, owned: &[Pod], stopping: bool) -> Tally {
                 out.release.push(name);
             }
             Some(false) => {
+                let held = hold.contains(&u);
                 if policy::failure_action(&spec, pod) != FailureAction::Ignore {
                     failed.push(u);
                 }
-                out.release.push(name);
+                if !held {
+                    out.release.push(name);
+                }
             }
         }
     }
@@ -230,7 +238,7 @@ mod tests {
             pod("b", "Failed", true),
             pod("c", "Running", true),
         ];
-        let t = tally(&j, &owned, false);
+        let t = tally(&j, &owned, false, &BTreeSet::new());
         assert_eq!((t.succeeded, t.failed), (1, 0));
         assert_eq!(t.uncounted.succeeded, Some(vec!["a".to_string()]));
         assert_eq!(t.uncounted.failed, Some(vec!["b".to_string()]));
@@ -240,14 +248,17 @@ mod tests {
         let j = job(json!({"succeeded": 1, "failed": 0,
             "uncountedTerminatedPods": {"succeeded": ["a"], "failed": ["b"]}}));
         let owned = [pod("a", "Succeeded", false), pod("c", "Running", true)];
-        let t = tally(&j, &owned, false);
+        let t = tally(&j, &owned, false, &BTreeSet::new());
         assert_eq!((t.succeeded, t.failed), (2, 1));
         assert_eq!(t.uncounted.succeeded, Some(vec![]));
         assert!(t.release.is_empty());
         // Pass 3 over the same pods: nothing counted twice.
         let j = job(json!({"succeeded": 2, "failed": 1,
             "uncountedTerminatedPods": {"succeeded": [], "failed": []}}));
-        assert_eq!(tally(&j, &owned, false).all_succeeded(), 2);
+        assert_eq!(
+            tally(&j, &owned, false, &BTreeSet::new()).all_succeeded(),
+            2
+        );
     }
 
     #[test]
@@ -257,10 +268,34 @@ mod tests {
             k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::UNIX_EPOCH),
         );
         let j = job(json!({}));
-        let t = tally(&j, std::slice::from_ref(&deleted), false);
+        let t = tally(&j, std::slice::from_ref(&deleted), false, &BTreeSet::new());
         assert_eq!(t.uncounted.failed, Some(vec!["d".to_string()]));
-        let t = tally(&j, std::slice::from_ref(&deleted), true);
+        let t = tally(&j, std::slice::from_ref(&deleted), true, &BTreeSet::new());
         assert_eq!(t.all_failed(), 0);
         assert_eq!(t.release, ["d"]);
+    }
+
+    #[test]
+    fn a_held_failed_pod_is_recorded_but_keeps_its_finalizer() {
+        let j = job(json!({}));
+        let hold: BTreeSet<String> = ["b".to_string()].into_iter().collect();
+        let owned = [pod("a", "Failed", true), pod("b", "Failed", true)];
+        let t = tally(&j, &owned, false, &hold);
+        assert_eq!(
+            t.uncounted.failed,
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
+        assert_eq!(t.release, ["a"]);
+        // Recorded, still held: it stays; once no longer held (or the Job stops), it goes.
+        let j = job(json!({"uncountedTerminatedPods": {"failed": ["a", "b"]}}));
+        let owned = [pod("b", "Failed", true)];
+        let t = tally(&j, &owned, false, &hold);
+        assert_eq!(t.failed, 1);
+        assert!(t.release.is_empty());
+        assert_eq!(t.all_failed(), 2);
+        let t = tally(&j, &owned, false, &BTreeSet::new());
+        assert_eq!(t.release, ["b"]);
+        let t = tally(&j, &owned, true, &hold);
+        assert_eq!(t.release, ["b"]);
     }
 }
