@@ -28,6 +28,7 @@ use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{
     PersistentVolume, PersistentVolumeClaim, ReplicationController, Service,
 };
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::storage::v1::StorageClass;
 
 use super::cache::{Cache, NodeInfo};
@@ -142,6 +143,10 @@ pub trait Objects: Send + Sync {
     }
     fn storage_class(&self, _name: &str) -> Option<Arc<StorageClass>> {
         None
+    }
+    /// Every PodDisruptionBudget (preemption's); none unless an implementation has them.
+    fn pod_disruption_budgets(&self) -> Vec<Arc<PodDisruptionBudget>> {
+        Vec::new()
     }
 }
 

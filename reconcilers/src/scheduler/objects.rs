@@ -1,6 +1,6 @@
 //! [`Objects`] read from the process's shared informers (namespaces, Services and the
 //! workload kinds that define default spreading, and the claims, volumes and classes of
-//! volume binding).
+//! volume binding, and preemption's PodDisruptionBudgets).
 
 use std::sync::Arc;
 
@@ -8,6 +8,7 @@ use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{
     Namespace, PersistentVolume, PersistentVolumeClaim, ReplicationController, Service,
 };
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::runtime::reflector::{ObjectRef, Store};
 
@@ -25,6 +26,7 @@ pub struct InformerObjects {
     pub claims: Store<PersistentVolumeClaim>,
     pub volumes: Store<PersistentVolume>,
     pub storage_classes: Store<StorageClass>,
+    pub budgets: Store<PodDisruptionBudget>,
 }
 
 impl InformerObjects {
@@ -38,6 +40,7 @@ impl InformerObjects {
             claims: ctx.informers.get::<PersistentVolumeClaim>().store(),
             volumes: ctx.informers.get::<PersistentVolume>().store(),
             storage_classes: ctx.informers.get::<StorageClass>().store(),
+            budgets: ctx.informers.get::<PodDisruptionBudget>().store(),
         }
     }
 }
@@ -90,5 +93,9 @@ impl Objects for InformerObjects {
 
     fn storage_class(&self, name: &str) -> Option<Arc<StorageClass>> {
         self.storage_classes.get(&ObjectRef::new(name))
+    }
+
+    fn pod_disruption_budgets(&self) -> Vec<Arc<PodDisruptionBudget>> {
+        self.budgets.state()
     }
 }
