@@ -15,6 +15,7 @@ use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{
     Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, ReplicationController, Service,
 };
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{DeleteParams, Patch, PatchParams};
@@ -161,9 +162,10 @@ impl Driver {
                 informers.get::<PersistentVolumeClaim>().ready().await;
                 informers.get::<PersistentVolume>().ready().await;
                 informers.get::<StorageClass>().ready().await;
+                informers.get::<PodDisruptionBudget>().ready().await;
             };
             if tokio::time::timeout(AUXILIARY_SYNC, others).await.is_err() {
-                tracing::warn!("scheduling before every informer synced (PriorityClasses, Services, workloads, namespaces, storage)");
+                tracing::warn!("scheduling before every informer synced (PriorityClasses, Services, workloads, namespaces, storage, disruption budgets)");
             }
         };
         tokio::select! {
