@@ -128,3 +128,62 @@ async fn a_stateful_set_creates_in_order_scales_down_from_the_top_and_rolls_out(
     })
     .await;
 }
+
+#[tokio::test]
+async fn claims_of_pods_removed_by_a_scale_down_go_with_them_when_the_policy_says_so() {
+    let (server, _manager) = with_controllers().await;
+    let client = server.client();
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), "default");
+    let sts: StatefulSet = serde_json::from_value(json!({
+        "metadata": {"name": "db"},
+        "spec": {
+            "replicas": 2,
+            "serviceName": "db",
+            "podManagementPolicy": "Parallel",
+            "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Delete"},
+            "selector": {"matchLabels": {"app": "db"}},
+            "template": {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [{"name": "c", "image": "db:1"}]}},
+            "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}],
+        },
+    }))
+    .expect("a StatefulSet");
+    sets.create(&PostParams::default(), &sts)
+        .await
+        .expect("create");
+    let _kubelet = mark_pods_ready(client.clone(), "default");
+    let claim_names = || async {
+        let mut names: Vec<String> = claims
+            .list(&ListParams::default())
+            .await
+            .map(|l| l.items)
+            .unwrap_or_default()
+            .iter()
+            .filter(|c| c.metadata.deletion_timestamp.is_none())
+            .map(|c| c.name_any())
+            .collect();
+        names.sort();
+        names
+    };
+    eventually("both pods and claims", || async {
+        names(&pods).await == ["db-0", "db-1"] && claim_names().await == ["data-db-0", "data-db-1"]
+    })
+    .await;
+    sets.patch(
+        "db",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"replicas": 1}})),
+    )
+    .await
+    .expect("scale down");
+    eventually("db-1's claim deleted with it, db-0's kept", || async {
+        names(&pods).await == ["db-0"] && claim_names().await == ["data-db-0"]
+    })
+    .await;
+    let kept = claims.get("data-db-0").await.expect("data-db-0");
+    assert_eq!(
+        kept.metadata.owner_references, None,
+        "whenDeleted: Retain leaves the claim of a pod in range unowned"
+    );
+}

@@ -404,6 +404,7 @@ impl Reconciler for StatefulSets {
         let (condemned, halt) = scale_down(&by_ordinal, &plan);
         for ordinal in condemned {
             if let Some(pod) = by_ordinal.get(&ordinal) {
+                reown_condemned_claims(&claims_api, &name, &owner, &spec, ordinal, pod).await?;
                 delete_pod(&pods_api, pod, &recorder, &reference).await?;
             }
         }
@@ -487,7 +488,9 @@ async fn delete_pod(
     }
 }
 
-/// Makes a pod's claim from a template when it does not exist.
+/// Makes a pod's claim from a template when it does not exist, or gives an existing one the
+/// owners the retention policy wants for a pod in range (a set scaled up again before a
+/// condemned pod's claim was collected keeps the claim).
 async fn ensure_claim(
     api: &Api<PersistentVolumeClaim>,
     template: &PersistentVolumeClaim,
@@ -497,8 +500,9 @@ async fn ensure_claim(
     spec: &StatefulSetSpec,
 ) -> Result<(), Error> {
     let claim = claim_for(template, set, ordinal, owner, spec);
-    if api.get_opt(&claim.name_any()).await?.is_some() {
-        return Ok(());
+    if let Some(existing) = api.get_opt(&claim.name_any()).await? {
+        let wanted = claim.metadata.owner_references.unwrap_or_default();
+        return set_claim_owners(api, &existing, owner, &format!("{set}-{ordinal}"), wanted).await;
     }
     match api.create(&PostParams::default(), &claim).await {
         Ok(_) => Ok(()),
@@ -507,9 +511,57 @@ async fn ensure_claim(
     }
 }
 
+/// Gives the claims of a pod a scale-down condemns the owners the retention policy wants
+/// (the pod itself under `whenScaled: Delete`), before the pod is deleted.
+async fn reown_condemned_claims(
+    api: &Api<PersistentVolumeClaim>,
+    set: &str,
+    owner: &OwnerReference,
+    spec: &StatefulSetSpec,
+    ordinal: i32,
+    pod: &Pod,
+) -> Result<(), Error> {
+    for template in spec.volume_claim_templates.iter().flatten() {
+        let Some(claim) = api.get_opt(&claim_name(template, set, ordinal)).await? else {
+            continue;
+        };
+        let wanted = claim_owners(spec, owner, Some(pod));
+        set_claim_owners(api, &claim, owner, &pod.name_any(), wanted).await?;
+    }
+    Ok(())
+}
+
+async fn set_claim_owners(
+    api: &Api<PersistentVolumeClaim>,
+    claim: &PersistentVolumeClaim,
+    owner: &OwnerReference,
+    pod_name: &str,
+    wanted: Vec<OwnerReference>,
+) -> Result<(), Error> {
+    let Some(owners) = reowned(claim, owner, pod_name, wanted) else {
+        return Ok(());
+    };
+    let patch = json!({"metadata": {
+        "ownerReferences": owners,
+        "resourceVersion": claim.metadata.resource_version,
+    }});
+    match api
+        .patch(
+            &claim.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(patch),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if not_found(&e) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The claim of the pod at `ordinal` from a volume claim template: `<claim>-<set>-<ordinal>`,
-/// with the template's and the selector's labels, owned by the set (so deleted with it)
-/// when the retention policy says `whenDeleted: Delete`.
+/// with the template's and the selector's labels, owned as the retention policy says for a
+/// pod in range ([`claim_owners`]).
 fn claim_for(
     template: &PersistentVolumeClaim,
     set: &str,
@@ -519,28 +571,67 @@ fn claim_for(
 ) -> PersistentVolumeClaim {
     let mut labels = template.metadata.labels.clone().unwrap_or_default();
     labels.extend(spec.selector.match_labels.clone().unwrap_or_default());
-    let delete_with_set = spec
-        .persistent_volume_claim_retention_policy
-        .as_ref()
-        .and_then(|p| p.when_deleted.as_deref())
-        == Some("Delete");
+    let owners = claim_owners(spec, owner, None);
     PersistentVolumeClaim {
         metadata: ObjectMeta {
-            name: Some(format!("{}-{set}-{ordinal}", template.name_any())),
+            name: Some(claim_name(template, set, ordinal)),
             labels: Some(labels),
             annotations: template.metadata.annotations.clone(),
-            owner_references: delete_with_set.then(|| {
-                vec![OwnerReference {
-                    block_owner_deletion: Some(true),
-                    controller: Some(true),
-                    ..owner.clone()
-                }]
-            }),
+            owner_references: (!owners.is_empty()).then_some(owners),
             ..ObjectMeta::default()
         },
         spec: template.spec.clone(),
         status: None,
     }
+}
+
+fn claim_name(template: &PersistentVolumeClaim, set: &str, ordinal: i32) -> String {
+    format!("{}-{set}-{ordinal}", template.name_any())
+}
+
+/// The owners the retention policy gives a pod's claim (upstream's
+/// `updateClaimOwnerRefForSetAndPod`): the set under `whenDeleted: Delete`, so the claim goes
+/// with it; but once a scale-down condemns the pod and `whenScaled: Delete`, the pod alone,
+/// so the claim goes with the pod.
+fn claim_owners(
+    spec: &StatefulSetSpec,
+    set: &OwnerReference,
+    condemned: Option<&Pod>,
+) -> Vec<OwnerReference> {
+    let policy = spec.persistent_volume_claim_retention_policy.as_ref();
+    let deletes = |when: Option<&String>| when.map(String::as_str) == Some("Delete");
+    if let Some(pod) = condemned.filter(|_| deletes(policy.and_then(|p| p.when_scaled.as_ref()))) {
+        return vec![OwnerReference {
+            api_version: "v1".into(),
+            kind: "Pod".into(),
+            name: pod.name_any(),
+            uid: pod.metadata.uid.clone().unwrap_or_default(),
+            ..OwnerReference::default()
+        }];
+    }
+    if deletes(policy.and_then(|p| p.when_deleted.as_ref())) {
+        return vec![OwnerReference {
+            block_owner_deletion: Some(true),
+            controller: Some(true),
+            ..set.clone()
+        }];
+    }
+    Vec::new()
+}
+
+/// A claim's owner references with the set's and the pod's replaced by `wanted` (owners
+/// someone else added are kept); `None` when they already are.
+fn reowned(
+    claim: &PersistentVolumeClaim,
+    set: &OwnerReference,
+    pod_name: &str,
+    wanted: Vec<OwnerReference>,
+) -> Option<Vec<OwnerReference>> {
+    let current = claim.metadata.owner_references.clone().unwrap_or_default();
+    let ours = |r: &OwnerReference| r.uid == set.uid || (r.kind == "Pod" && r.name == pod_name);
+    let mut owners: Vec<OwnerReference> = current.iter().filter(|r| !ours(r)).cloned().collect();
+    owners.extend(wanted);
+    (owners != current).then_some(owners)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -955,6 +1046,102 @@ mod tests {
         assert_eq!(refs[0].uid, "u1");
         assert_eq!(refs[0].controller, Some(true));
         assert_eq!(refs[0].block_owner_deletion, Some(true));
+    }
+
+    fn with_uid(mut pod: Pod) -> Pod {
+        pod.metadata.uid = Some("pod-uid".into());
+        pod
+    }
+
+    fn retention(when_deleted: &str, when_scaled: &str) -> StatefulSetSpec {
+        spec(json!({"persistentVolumeClaimRetentionPolicy": {
+            "whenDeleted": when_deleted, "whenScaled": when_scaled,
+        }}))
+    }
+
+    #[test]
+    fn claim_of_a_condemned_pod_is_owned_by_the_pod_when_scale_down_deletes_claims() {
+        for when_deleted in ["Retain", "Delete"] {
+            let condemned = with_uid(ready(3, "v1"));
+            let owners = claim_owners(
+                &retention(when_deleted, "Delete"),
+                &owner(),
+                Some(&condemned),
+            );
+            assert_eq!(owners.len(), 1, "whenDeleted: {when_deleted}");
+            assert_eq!(
+                (owners[0].kind.as_str(), owners[0].name.as_str()),
+                ("Pod", "web-3")
+            );
+            assert_eq!(owners[0].uid, "pod-uid");
+        }
+    }
+
+    #[test]
+    fn claim_of_a_condemned_pod_stays_with_the_set_when_scale_down_retains_claims() {
+        let condemned = with_uid(ready(3, "v1"));
+        let owners = claim_owners(&retention("Delete", "Retain"), &owner(), Some(&condemned));
+        assert_eq!(owners.len(), 1);
+        assert_eq!(owners[0].uid, "u1");
+    }
+
+    #[test]
+    fn claim_of_a_condemned_pod_has_no_owner_without_a_policy() {
+        let condemned = with_uid(ready(3, "v1"));
+        assert!(claim_owners(&spec(json!({})), &owner(), Some(&condemned)).is_empty());
+    }
+
+    #[test]
+    fn claim_of_a_pod_in_range_is_not_owned_by_the_pod_whatever_the_scale_down_policy() {
+        let owners = claim_owners(&retention("Delete", "Delete"), &owner(), None);
+        assert_eq!(owners.len(), 1);
+        assert_eq!(owners[0].uid, "u1");
+    }
+
+    #[test]
+    fn reowning_swaps_the_set_for_the_pod_and_keeps_owners_others_added() {
+        let claim: PersistentVolumeClaim = serde_json::from_value(json!({
+            "metadata": {"name": "data-web-3", "ownerReferences": [
+                {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "web", "uid": "u1"},
+                {"apiVersion": "v1", "kind": "ConfigMap", "name": "keep", "uid": "k1"},
+            ]},
+        }))
+        .unwrap();
+        let wanted = claim_owners(
+            &retention("Delete", "Delete"),
+            &owner(),
+            Some(&with_uid(ready(3, "v1"))),
+        );
+        let owners = reowned(&claim, &owner(), "web-3", wanted).unwrap();
+        let uids: Vec<&str> = owners.iter().map(|r| r.uid.as_str()).collect();
+        assert_eq!(uids, ["k1", "pod-uid"]);
+    }
+
+    #[test]
+    fn reowning_changes_nothing_when_the_owners_already_are_as_wanted() {
+        let wanted = claim_owners(&retention("Delete", "Retain"), &owner(), None);
+        let claim = claim_for(
+            &claim_template(),
+            "web",
+            3,
+            &owner(),
+            &retention("Delete", "Retain"),
+        );
+        assert_eq!(reowned(&claim, &owner(), "web-3", wanted), None);
+    }
+
+    #[test]
+    fn reowning_a_claim_of_a_pod_back_in_range_gives_it_back_to_the_set() {
+        let claim: PersistentVolumeClaim = serde_json::from_value(json!({
+            "metadata": {"name": "data-web-3", "ownerReferences": [
+                {"apiVersion": "v1", "kind": "Pod", "name": "web-3", "uid": "pod-uid"},
+            ]},
+        }))
+        .unwrap();
+        let wanted = claim_owners(&retention("Delete", "Delete"), &owner(), None);
+        let owners = reowned(&claim, &owner(), "web-3", wanted).unwrap();
+        assert_eq!(owners.len(), 1);
+        assert_eq!(owners[0].uid, "u1");
     }
 
     #[test]
