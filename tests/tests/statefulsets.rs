@@ -23,6 +23,26 @@ async fn names(pods: &Api<Pod>) -> Vec<String> {
     names
 }
 
+/// Creates StatefulSet `db` (pods labelled `app=db`, one `data` claim each) with `fields`
+/// added to its spec.
+async fn create_db_set(sets: &Api<StatefulSet>, fields: serde_json::Value) {
+    let mut spec = json!({
+        "serviceName": "db",
+        "selector": {"matchLabels": {"app": "db"}},
+        "template": {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [{"name": "c", "image": "db:1"}]}},
+        "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}],
+    });
+    if let (Some(spec), Some(fields)) = (spec.as_object_mut(), fields.as_object()) {
+        spec.extend(fields.clone());
+    }
+    let sts: StatefulSet =
+        serde_json::from_value(json!({"metadata": {"name": "db"}, "spec": spec}))
+            .expect("a StatefulSet");
+    sets.create(&PostParams::default(), &sts)
+        .await
+        .expect("create");
+}
+
 #[tokio::test]
 async fn a_stateful_set_creates_in_order_scales_down_from_the_top_and_rolls_out() {
     let (server, _manager) = with_controllers().await;
@@ -30,20 +50,7 @@ async fn a_stateful_set_creates_in_order_scales_down_from_the_top_and_rolls_out(
     let sets: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), "default");
-    let sts: StatefulSet = serde_json::from_value(json!({
-        "metadata": {"name": "db"},
-        "spec": {
-            "replicas": 3,
-            "serviceName": "db",
-            "selector": {"matchLabels": {"app": "db"}},
-            "template": {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [{"name": "c", "image": "db:1"}]}},
-            "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}],
-        },
-    }))
-    .expect("a StatefulSet");
-    sets.create(&PostParams::default(), &sts)
-        .await
-        .expect("create");
+    create_db_set(&sets, json!({"replicas": 3})).await;
     // Without ready pods, OrderedReady stops at the first.
     eventually("db-0 only", || async { names(&pods).await == ["db-0"] }).await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -136,22 +143,15 @@ async fn claims_of_pods_removed_by_a_scale_down_go_with_them_when_the_policy_say
     let sets: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), "default");
-    let sts: StatefulSet = serde_json::from_value(json!({
-        "metadata": {"name": "db"},
-        "spec": {
+    create_db_set(
+        &sets,
+        json!({
             "replicas": 2,
-            "serviceName": "db",
             "podManagementPolicy": "Parallel",
             "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Delete"},
-            "selector": {"matchLabels": {"app": "db"}},
-            "template": {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [{"name": "c", "image": "db:1"}]}},
-            "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}],
-        },
-    }))
-    .expect("a StatefulSet");
-    sets.create(&PostParams::default(), &sts)
-        .await
-        .expect("create");
+        }),
+    )
+    .await;
     let _kubelet = mark_pods_ready(client.clone(), "default");
     let claim_names = || async {
         let mut names: Vec<String> = claims
