@@ -9,18 +9,27 @@ use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
-async fn names(pods: &Api<Pod>) -> Vec<String> {
-    let mut names: Vec<String> = pods
-        .list(&ListParams::default().labels("app=db"))
+/// The sorted names of the objects of `api` that `labels` selects and that are not being
+/// deleted.
+async fn live_names<K>(api: &Api<K>, labels: &str) -> Vec<String>
+where
+    K: kube::Resource + Clone + k8s_openapi::serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let mut names: Vec<String> = api
+        .list(&ListParams::default().labels(labels))
         .await
         .map(|l| l.items)
         .unwrap_or_default()
         .iter()
-        .filter(|p| p.metadata.deletion_timestamp.is_none())
-        .map(|p| p.name_any())
+        .filter(|o| o.meta().deletion_timestamp.is_none())
+        .map(|o| o.name_any())
         .collect();
     names.sort();
     names
+}
+
+async fn names(pods: &Api<Pod>) -> Vec<String> {
+    live_names(pods, "app=db").await
 }
 
 /// Creates StatefulSet `db` (pods labelled `app=db`, one `data` claim each) with `fields`
@@ -153,19 +162,7 @@ async fn claims_of_pods_removed_by_a_scale_down_go_with_them_when_the_policy_say
     )
     .await;
     let _kubelet = mark_pods_ready(client.clone(), "default");
-    let claim_names = || async {
-        let mut names: Vec<String> = claims
-            .list(&ListParams::default())
-            .await
-            .map(|l| l.items)
-            .unwrap_or_default()
-            .iter()
-            .filter(|c| c.metadata.deletion_timestamp.is_none())
-            .map(|c| c.name_any())
-            .collect();
-        names.sort();
-        names
-    };
+    let claim_names = || live_names(&claims, "app=db");
     eventually("both pods and claims", || async {
         names(&pods).await == ["db-0", "db-1"] && claim_names().await == ["data-db-0", "data-db-1"]
     })
