@@ -33,6 +33,7 @@ pub mod auth;
 mod bootstrap;
 pub mod codec;
 pub mod conversion;
+pub mod custom;
 pub mod documents;
 pub mod eviction;
 pub mod field_order;
