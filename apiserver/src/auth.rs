@@ -102,7 +102,7 @@ pub async fn authenticate_bearer(
         return Some((user.clone(), audiences.to_vec()));
     }
     let (account, granted) = state.token_issuer.verify_for(token, audiences)?;
-    let target = Target::find("", "v1", "serviceaccounts", Some(&account.namespace))?;
+    let target = Target::builtin("", "v1", "serviceaccounts", Some(&account.namespace))?;
     let current = state.registry.get(&target, &account.name).await.ok()?;
     (current.pointer("/metadata/uid").and_then(Value::as_str) == Some(account.uid.as_str()))
         .then(|| (account.user(), granted))

@@ -14,6 +14,12 @@ pub enum Conversion {
     Event,
     /// `autoscaling/v1` HorizontalPodAutoscalers over `v2`.
     HpaV1,
+    /// A custom resource version served over another stored version of the same schema
+    /// (a CRD's conversion strategy `None`: only `apiVersion` changes).
+    ApiVersion {
+        served: &'static str,
+        stored: &'static str,
+    },
 }
 
 impl Conversion {
@@ -31,6 +37,7 @@ impl Conversion {
             Conversion::None => obj,
             Conversion::Event => event_to_core(obj),
             Conversion::HpaV1 => hpa_v1_to_v2(obj),
+            Conversion::ApiVersion { stored, .. } => with_api_version(obj, stored),
         }
     }
 
@@ -40,8 +47,16 @@ impl Conversion {
             Conversion::None => obj,
             Conversion::Event => event_from_core(obj),
             Conversion::HpaV1 => hpa_v2_to_v1(obj),
+            Conversion::ApiVersion { served, .. } => with_api_version(obj, served),
         }
     }
+}
+
+fn with_api_version(mut obj: Value, api_version: &str) -> Value {
+    if let Some(map) = obj.as_object_mut() {
+        map.insert("apiVersion".into(), json!(api_version));
+    }
+    obj
 }
 
 /// Moves fields between names: `(from, to)` pairs; the rest is kept as is.

@@ -46,6 +46,13 @@ pub fn schemas() -> &'static Map<String, Value> {
     &SCHEMAS
 }
 
+/// The hash a client caches a document under (`?hash=`): SHA-512 of its JSON, in hex.
+pub fn hash(doc: &Value) -> String {
+    let bytes = serde_json::to_vec(doc).unwrap_or_default();
+    let digest = ring::digest::digest(&ring::digest::SHA512, &bytes);
+    digest.as_ref().iter().map(|b| format!("{b:02X}")).collect()
+}
+
 /// The OpenAPI v2 (swagger) document of every group version, written by codegen.
 pub fn openapi_v2() -> &'static [u8] {
     crate::generated::documents::OPENAPI_V2.as_bytes()

@@ -35,7 +35,8 @@ pub async fn admit(
     {
         return Ok(());
     }
-    let Some(budgets) = Target::find("policy", "v1", "poddisruptionbudgets", pods.namespace) else {
+    let Some(budgets) = Target::builtin("policy", "v1", "poddisruptionbudgets", pods.namespace)
+    else {
         return Ok(());
     };
     let empty = serde_json::Map::new();

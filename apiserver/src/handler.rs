@@ -19,6 +19,7 @@ use crate::params::{self, Query};
 use crate::patch::PatchType;
 use crate::registry::{FieldValidation, Outcome, Target, WriteOptions};
 use crate::request::{self, ResourceRequest, Verb};
+use crate::resource::Printer;
 use crate::status::{ApiError, ApiResult};
 use crate::watch::{self, WatchObject, WatchOptions};
 use crate::ApiServerState;
@@ -136,7 +137,9 @@ where
         .unwrap_or("")
         .to_string();
     let body = read_body(&parts.headers, body, state.body_timeout).await?;
-    let deprecation = Target::find(&request.group, &request.version, &request.resource, None)
+    let deprecation = state
+        .registry
+        .target(&request.group, &request.version, &request.resource, None)
         .and_then(|t| t.strategy().deprecation());
     let response = resource(
         state,
@@ -237,17 +240,30 @@ fn documents_response(
     accept: Option<&str>,
 ) -> Option<ApiResult<Response<Body>>> {
     let aggregated = codec::wants_aggregated_discovery(accept);
+    let custom = state.registry.resources.custom();
     let response = match path.trim_end_matches('/') {
         "/api" if aggregated => bytes_response(
             200,
             codec::AGGREGATED_DISCOVERY_CONTENT_TYPE,
             documents::AGGREGATED_API,
         ),
-        "/apis" if aggregated => bytes_response(
+        "/apis" if aggregated && custom.is_empty() => bytes_response(
             200,
             codec::AGGREGATED_DISCOVERY_CONTENT_TYPE,
             documents::AGGREGATED_APIS,
         ),
+        "/apis" if aggregated => {
+            let mut list: Value =
+                serde_json::from_str(documents::AGGREGATED_APIS).unwrap_or(Value::Null);
+            if let Some(items) = list.get_mut("items").and_then(Value::as_array_mut) {
+                items.extend(crate::custom::discovery::aggregated(&custom));
+            }
+            bytes_response(
+                200,
+                codec::AGGREGATED_DISCOVERY_CONTENT_TYPE,
+                serde_json::to_vec(&list).unwrap_or_default(),
+            )
+        }
         "/api" => json_response(
             200,
             &json!({
@@ -256,7 +272,10 @@ fn documents_response(
                 "serverAddressByClientCIDRs": [{ "clientCIDR": "0.0.0.0/0", "serverAddress": state.advertise.clone() }],
             }),
         ),
-        "/apis" => bytes_response(200, "application/json", documents::API_GROUP_LIST),
+        "/apis" if custom.is_empty() => {
+            bytes_response(200, "application/json", documents::API_GROUP_LIST)
+        }
+        "/apis" => json_response(200, &api_group_list(&custom)),
         "/openapi/v2" if accept.is_some_and(|a| a.contains(crate::openapi_v2_proto::ACCEPT)) => {
             bytes_response(
                 200,
@@ -273,33 +292,56 @@ fn documents_response(
             }
         },
         "/openapi/v3" => {
-            let paths: serde_json::Map<String, Value> = documents::all()
+            let mut paths: serde_json::Map<String, Value> = documents::all()
                 .iter()
                 .map(|d| (d.path.to_string(), json!({ "serverRelativeURL": format!("/openapi/v3/{}?hash={}", d.path, d.openapi_v3_hash) })))
                 .collect();
+            for (group, versions) in custom_group_versions(&custom) {
+                for version in versions {
+                    let path = format!("apis/{group}/{version}");
+                    let hash = crate::custom::openapi::document(&custom, group, version)
+                        .map(|doc| documents::hash(&doc))
+                        .unwrap_or_default();
+                    let url = format!("/openapi/v3/{path}?hash={hash}");
+                    paths.insert(path, json!({ "serverRelativeURL": url }));
+                }
+            }
             json_response(200, &json!({ "paths": paths }))
         }
         p if p.starts_with("/openapi/v3/") => {
-            let gv = &p["/openapi/v3/".len()..];
-            let Some(docs) = documents::group_version(gv) else {
-                return Some(Err(ApiError::not_found_path()));
-            };
-            let mut r = bytes_response(200, "application/json", docs.openapi_v3);
-            if query.get("hash") == Some(docs.openapi_v3_hash) {
-                r.headers_mut().insert(
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static("public, immutable"),
-                );
+            let gv = p.get("/openapi/v3/".len()..).unwrap_or("");
+            if let Some(docs) = documents::group_version(gv) {
+                let mut r = bytes_response(200, "application/json", docs.openapi_v3);
+                if query.get("hash") == Some(docs.openapi_v3_hash) {
+                    r.headers_mut().insert(
+                        header::CACHE_CONTROL,
+                        HeaderValue::from_static("public, immutable"),
+                    );
+                }
+                r
+            } else {
+                let doc = gv
+                    .strip_prefix("apis/")
+                    .and_then(|gv| gv.split_once('/'))
+                    .and_then(|(g, v)| crate::custom::openapi::document(&custom, g, v));
+                match doc {
+                    Some(doc) => json_response(200, &doc),
+                    None => return Some(Err(ApiError::not_found_path())),
+                }
             }
-            r
         }
         p => {
             let trimmed = p.trim_start_matches('/');
+            let custom_list = trimmed
+                .strip_prefix("apis/")
+                .and_then(|gv| gv.split_once('/'))
+                .and_then(|(g, v)| crate::custom::discovery::resource_list(&custom, g, v));
             if let Some(docs) = documents::group_version(trimmed) {
                 bytes_response(200, "application/json", docs.resource_list)
+            } else if let Some(list) = custom_list {
+                json_response(200, &list)
             } else if let Some(group) = trimmed.strip_prefix("apis/").filter(|g| !g.contains('/')) {
-                let groups: Value =
-                    serde_json::from_str(documents::API_GROUP_LIST).unwrap_or(Value::Null);
+                let groups = api_group_list(&custom);
                 let found = groups
                     .get("groups")
                     .and_then(Value::as_array)
@@ -322,6 +364,35 @@ fn documents_response(
         }
     };
     Some(Ok(response))
+}
+
+/// The `APIGroupList`: the built-in groups, then the custom ones.
+fn api_group_list(custom: &[&'static crate::resource::Descriptor]) -> Value {
+    let mut list: Value = serde_json::from_str(documents::API_GROUP_LIST).unwrap_or(Value::Null);
+    if let Some(groups) = list.get_mut("groups").and_then(Value::as_array_mut) {
+        for group in crate::custom::discovery::api_groups(custom) {
+            let name = group.get("name").cloned();
+            if !groups.iter().any(|g| g.get("name") == name.as_ref()) {
+                groups.push(group);
+            }
+        }
+    }
+    list
+}
+
+/// The custom group versions served.
+fn custom_group_versions(
+    custom: &[&'static crate::resource::Descriptor],
+) -> Vec<(&'static str, Vec<&'static str>)> {
+    let mut out: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
+    for d in custom {
+        match out.iter_mut().find(|(g, _)| *g == d.group()) {
+            Some((_, vs)) if !vs.contains(&d.version()) => vs.push(d.version()),
+            Some(_) => {}
+            None => out.push((d.group(), vec![d.version()])),
+        }
+    }
+    out
 }
 
 /// Write options for a create or update whose body is `body`: JSON bodies are checked for
@@ -412,14 +483,19 @@ fn as_table(target: &Target<'_>, value: &Value, include_object: &str) -> Value {
             (vec![value.clone()], json!({ "resourceVersion": rv }))
         }
     };
-    crate::table::table(
-        target.resource.group(),
-        target.resource.plural(),
-        &objects,
-        meta,
-        include_object,
-        now,
-    )
+    match target.resource.printer {
+        Printer::Builtin => crate::table::table(
+            target.resource.group(),
+            target.resource.plural(),
+            &objects,
+            meta,
+            include_object,
+            now,
+        ),
+        Printer::Columns(columns) => {
+            crate::table::custom_table(columns, &objects, meta, include_object, now)
+        }
+    }
 }
 
 async fn resource(
@@ -431,13 +507,15 @@ async fn resource(
     content_type: &str,
     body: Bytes,
 ) -> ApiResult<Response<Body>> {
-    let target = Target::find(
-        &request.group,
-        &request.version,
-        &request.resource,
-        request.namespace.as_deref(),
-    )
-    .ok_or_else(ApiError::not_found_path)?;
+    let target = state
+        .registry
+        .target(
+            &request.group,
+            &request.version,
+            &request.resource,
+            request.namespace.as_deref(),
+        )
+        .ok_or_else(ApiError::not_found_path)?;
     let resource = target.resource;
     if let Some(sub) = &request.subresource {
         if resource.subresource(sub).is_none() {
@@ -580,7 +658,7 @@ async fn resource(
                         .and_then(Value::as_str)
                         .unwrap_or("")
                         .to_string();
-                    let pods = Target::find("", "v1", "pods", request.namespace.as_deref())
+                    let pods = Target::builtin("", "v1", "pods", request.namespace.as_deref())
                         .ok_or_else(ApiError::not_found_path)?;
                     registry
                         .update(&pods, &pod_name, Some("binding"), body, &opts)
@@ -621,6 +699,14 @@ async fn resource(
         Verb::Patch => {
             let opts = params::write_options(query)?;
             let patch_type = PatchType::from_content_type(content_type)?;
+            // Custom resources have no patch strategies to merge by, as upstream's.
+            if patch_type == PatchType::Strategic && target.resource.is_custom() {
+                return Err(ApiError::new(
+                    415,
+                    "UnsupportedMediaType",
+                    "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+                ));
+            }
             if patch_type == PatchType::Apply
                 && opts.field_manager.as_deref().is_none_or(str::is_empty)
             {

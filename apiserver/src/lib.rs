@@ -47,6 +47,7 @@ pub mod pki;
 pub mod protobuf;
 pub mod registry;
 pub mod request;
+pub mod resource;
 pub mod reviews;
 pub mod selectors;
 pub mod server;
@@ -216,6 +217,14 @@ impl ApiServer {
         let endpoints = tokio::spawn(bootstrap::kubernetes_endpoints::run(
             reconciler,
             store,
+            state.clone(),
+            state.registry.shutdown_token(),
+        ));
+        // Custom resources are served from the first request on.
+        if let Err(e) = custom::controller::reconcile(&state.registry).await {
+            tracing::warn!("cannot serve the custom resources: {}", e.message);
+        }
+        tokio::spawn(custom::controller::run(
             state.clone(),
             state.registry.shutdown_token(),
         ));

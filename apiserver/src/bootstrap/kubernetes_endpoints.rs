@@ -164,7 +164,7 @@ async fn replace_fields(
     plural: &str,
     fields: Value,
 ) -> anyhow::Result<()> {
-    let target = Target::find(group, "v1", plural, Some("default"))
+    let target = Target::builtin(group, "v1", plural, Some("default"))
         .ok_or_else(|| anyhow::anyhow!("{plural} is missing from the route table"))?;
     let mut last = None;
     for _ in 0..3 {

@@ -64,7 +64,7 @@ async fn create(
     obj: Value,
 ) -> anyhow::Result<()> {
     // Every bootstrap object is of a v1 resource.
-    let target = Target::find(group, "v1", plural, namespace)
+    let target = Target::builtin(group, "v1", plural, namespace)
         .with_context(|| format!("{plural} is missing from the route table"))?;
     match registry
         .create(&target, obj, &WriteOptions::default())

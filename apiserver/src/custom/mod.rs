@@ -1,6 +1,14 @@
-//! Custom resources (`apiextensions.k8s.io/v1`): what a CustomResourceDefinition's
-//! structural schema does to the objects of its resource ([`schema`]: validation,
-//! defaulting and pruning) and its CEL rules ([`cel`]: `x-kubernetes-validations`).
+//! Custom resources (`apiextensions.k8s.io/v1`): CRDs become served resources
+//! ([`controller`] accepts their names and serves them, [`definition`] makes their
+//! descriptors, [`discovery`] lists them); what a version's structural schema does to its
+//! objects ([`schema`]: validation, defaulting and pruning) and its CEL rules ([`cel`]:
+//! `x-kubernetes-validations`), as the hooks of one [`strategy::CustomStrategy`].
 
 pub mod cel;
+pub mod controller;
+pub mod definition;
+pub mod discovery;
+pub mod openapi;
+mod pending;
 pub mod schema;
+pub mod strategy;

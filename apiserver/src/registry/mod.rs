@@ -7,14 +7,14 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use keelson_apis::catalogue::ApiResource;
 use keelson_storage::{Compare, KeyValue, Member, Op, OpResponse, RangeRequest, TxnRequest};
 use serde_json::{json, Map, Value};
 
 use crate::patch::{self, PatchType};
+use crate::resource::{Decoding, Descriptor, Resources};
 use crate::selectors::{field_value, FieldSelector, LabelSelector};
 use crate::status::{ApiError, ApiResult};
-use crate::strategy::{self, Strategy};
+use crate::strategy::Strategy;
 use crate::validation;
 
 /// `fieldValidation`: what to do with unknown fields in a body.
@@ -83,26 +83,21 @@ pub struct Route {
 /// The resource a request addresses.
 #[derive(Clone, Copy)]
 pub struct Target<'a> {
-    pub resource: &'static ApiResource,
-    pub storage_prefix: &'static str,
+    pub resource: &'static Descriptor,
     pub namespace: Option<&'a str>,
 }
 
 impl<'a> Target<'a> {
-    /// The served resource by group, version and plural, through the generated route table.
-    pub fn find(
+    /// A built-in resource by group, version and plural (custom resources are found through
+    /// [`Registry::target`]).
+    pub fn builtin(
         group: &str,
         version: &str,
         plural: &str,
         namespace: Option<&'a str>,
     ) -> Option<Target<'a>> {
-        let route = crate::generated::routes::ROUTES
-            .iter()
-            .find(|r| r.group == group && r.version == version && r.plural == plural)?;
-        let resource = keelson_apis::catalogue::builtin().get(route.catalogue_index)?;
-        Some(Target {
+        crate::resource::find_builtin(group, version, plural).map(|resource| Target {
             resource,
-            storage_prefix: route.storage_prefix,
             namespace,
         })
     }
@@ -119,11 +114,7 @@ impl<'a> Target<'a> {
     }
 
     fn conversion(&self) -> crate::conversion::Conversion {
-        crate::conversion::Conversion::of(
-            self.resource.group(),
-            self.resource.version(),
-            self.resource.plural(),
-        )
+        self.resource.conversion
     }
 
     /// Whether this resource's version is converted from another stored version.
@@ -146,16 +137,15 @@ impl<'a> Target<'a> {
     pub fn in_namespace<'b>(&self, namespace: Option<&'b str>) -> Target<'b> {
         Target {
             resource: self.resource,
-            storage_prefix: self.storage_prefix,
             namespace,
         }
     }
 
     pub fn strategy(&self) -> &'static dyn Strategy {
-        strategy::of(self.resource.group(), self.resource.plural())
+        self.resource.strategy
     }
     fn kind(&self) -> &'static str {
-        self.resource.facts.kind
+        self.resource.kind()
     }
     fn not_found(&self, name: &str) -> ApiError {
         ApiError::not_found(self.resource.group(), self.resource.plural(), name)
@@ -163,8 +153,10 @@ impl<'a> Target<'a> {
     /// The key prefix of a list: the whole resource, or one namespace of it.
     pub fn prefix(&self) -> String {
         match self.namespace {
-            Some(ns) if self.resource.namespaced() => format!("{}{ns}/", self.storage_prefix),
-            _ => self.storage_prefix.to_string(),
+            Some(ns) if self.resource.namespaced() => {
+                format!("{}{ns}/", self.resource.storage_prefix)
+            }
+            _ => self.resource.storage_prefix.to_string(),
         }
     }
     pub fn key(&self, name: &str) -> String {
@@ -304,6 +296,8 @@ fn unknown_fields(input: &Value, normalized: &Value, path: &str, out: &mut Vec<S
 /// The registry over one store member.
 pub struct Registry {
     store: Member,
+    /// The resources served: the built-ins and the custom resources of Established CRDs.
+    pub resources: Resources,
     caches: std::sync::Arc<crate::watch_cache::WatchCaches>,
     event_ttl: Duration,
     /// The lease events are written with: its id, when it was granted, and how many
@@ -336,6 +330,7 @@ impl Registry {
                 watch_cache_history,
             )),
             store,
+            resources: Resources::default(),
             event_ttl,
             event_lease: Mutex::new(None),
             shutdown: tokio_util::sync::CancellationToken::new(),
@@ -345,6 +340,22 @@ impl Registry {
 
     pub fn store(&self) -> &Member {
         &self.store
+    }
+
+    /// The served resource a request names, built-in or custom.
+    pub fn target<'a>(
+        &self,
+        group: &str,
+        version: &str,
+        plural: &str,
+        namespace: Option<&'a str>,
+    ) -> Option<Target<'a>> {
+        self.resources
+            .find(group, version, plural)
+            .map(|resource| Target {
+                resource,
+                namespace,
+            })
     }
 
     /// Records the health of a component that runs with this server (`controller-manager`,
@@ -368,7 +379,7 @@ impl Registry {
     /// Primes the watch cache of every served resource, as upstream does at start, so the
     /// first list or watch of a resource does not pay for it.
     pub async fn prime_caches(&self) {
-        let mut prefixes: Vec<&str> = crate::generated::routes::ROUTES
+        let mut prefixes: Vec<&str> = crate::resource::builtin()
             .iter()
             .map(|r| r.storage_prefix)
             .collect();
@@ -384,7 +395,7 @@ impl Registry {
         &self,
         target: &Target<'_>,
     ) -> Option<std::sync::Arc<crate::watch_cache::Cache>> {
-        self.caches.get(target.storage_prefix).await
+        self.caches.get(target.resource.storage_prefix).await
     }
 
     /// The store's current revision, read through the resource's prefix.
@@ -481,12 +492,19 @@ impl Registry {
                 )))
             }
         }
-        let normalized = (target.resource.kind.normalize)(&input).map_err(|e| {
-            ApiError::bad_request(format!(
-                "{kind} in version \"{}\" cannot be handled as a {kind}: {e}",
-                target.resource.version()
-            ))
-        })?;
+        let normalized = match &target.resource.decoding {
+            Decoding::Typed(typed) => (typed.normalize)(&input).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "{kind} in version \"{}\" cannot be handled as a {kind}: {e}",
+                    target.resource.version()
+                ))
+            })?,
+            Decoding::Schema => {
+                let mut pruned = input.clone();
+                target.strategy().prune(&mut pruned);
+                pruned
+            }
+        };
         if validation != FieldValidation::Ignore {
             let mut unknown = Vec::new();
             unknown_fields(&input, &normalized, "", &mut unknown);
@@ -777,6 +795,7 @@ impl Registry {
         if let Some(old) = old {
             strategy.validate_update(obj, old, &mut causes);
         }
+        strategy.validate_rules(obj, old, &mut causes);
         if causes.is_empty() {
             Ok(())
         } else {

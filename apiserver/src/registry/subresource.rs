@@ -14,9 +14,14 @@ pub fn view(target: &Target<'_>, sub: Option<&str>, obj: &Value) -> ApiResult<Va
             Ok(obj.clone())
         }
         Some("scale") => {
-            let selector = obj
-                .pointer("/spec/selector")
-                .map(selector_string)
+            let paths = target.strategy().scale();
+            let selector = paths
+                .selector
+                .and_then(|p| obj.pointer(p))
+                .map(|s| match s {
+                    Value::String(text) if !paths.selector_is_object => text.clone(),
+                    other => selector_string(other),
+                })
                 .unwrap_or_default();
             let meta = obj.get("metadata").cloned().unwrap_or(json!({}));
             let mut scale_meta = json!({});
@@ -35,9 +40,9 @@ pub fn view(target: &Target<'_>, sub: Option<&str>, obj: &Value) -> ApiResult<Va
                 "kind": "Scale",
                 "apiVersion": "autoscaling/v1",
                 "metadata": scale_meta,
-                "spec": { "replicas": obj.pointer("/spec/replicas").cloned().unwrap_or(json!(0)) },
+                "spec": { "replicas": obj.pointer(paths.spec_replicas).cloned().unwrap_or(json!(0)) },
                 "status": {
-                    "replicas": obj.pointer("/status/replicas").cloned().unwrap_or(json!(0)),
+                    "replicas": obj.pointer(paths.status_replicas).cloned().unwrap_or(json!(0)),
                     "selector": selector,
                 },
             }))
@@ -257,7 +262,14 @@ pub fn apply(
                 ));
             }
             let mut new = current.clone();
-            crate::strategy::set(&mut new, &["spec", "replicas"], replicas);
+            let path: Vec<&str> = target
+                .strategy()
+                .scale()
+                .spec_replicas
+                .split('/')
+                .skip(1)
+                .collect();
+            crate::strategy::set(&mut new, &path, replicas);
             Ok(new)
         }
         Some(other) => Err(unsupported(target, other)),

@@ -7,6 +7,7 @@
 mod components;
 mod config;
 mod containers;
+mod crds;
 mod cron;
 mod events;
 mod ingresses;
@@ -117,6 +118,9 @@ pub trait Strategy: Send + Sync {
     fn prepare_for_update(&self, _new: &mut Value, _old: &Value) {}
     fn validate(&self, _obj: &Value, _causes: &mut Vec<Cause>) {}
     fn validate_update(&self, _new: &Value, _old: &Value, _causes: &mut Vec<Cause>) {}
+    /// Rules that see the object and, on an update, the old one at once (a custom
+    /// resource's CEL rules, whose transition rules compare the two).
+    fn validate_rules(&self, _obj: &Value, _old: Option<&Value>, _causes: &mut Vec<Cause>) {}
     /// Field selector labels beyond `metadata.name` and `metadata.namespace`.
     fn field_labels(&self) -> &'static [FieldLabel] {
         &[]
@@ -151,6 +155,36 @@ pub trait Strategy: Send + Sync {
     fn deprecation(&self) -> Option<&'static str> {
         None
     }
+    /// Drops the fields of a decoded body the resource's schema does not know (custom
+    /// resources; typed decoding already drops them for built-ins).
+    fn prune(&self, _obj: &mut Value) {}
+    /// Where the `scale` subresource reads and writes its fields.
+    fn scale(&self) -> ScalePaths {
+        ScalePaths::REPLICAS
+    }
+}
+
+/// The fields behind a resource's `scale` subresource, as JSON pointers.
+#[derive(Clone, Copy, Debug)]
+pub struct ScalePaths {
+    pub spec_replicas: &'static str,
+    pub status_replicas: &'static str,
+    /// Where the selector is, if the resource has one.
+    pub selector: Option<&'static str>,
+    /// Whether the selector is a `LabelSelector` object (built-ins) rather than a string
+    /// already in label-selector form (a CRD's `labelSelectorPath`).
+    pub selector_is_object: bool,
+}
+
+impl ScalePaths {
+    /// `spec.replicas`, `status.replicas` and the `spec.selector` LabelSelector of the
+    /// built-in workloads.
+    pub const REPLICAS: ScalePaths = ScalePaths {
+        spec_replicas: "/spec/replicas",
+        status_replicas: "/status/replicas",
+        selector: Some("/spec/selector"),
+        selector_is_object: true,
+    };
 }
 
 /// The strategy of a resource.
@@ -177,6 +211,7 @@ pub fn of(group: &str, plural: &str) -> &'static dyn Strategy {
         ("networking.k8s.io", "networkpolicies") => &network_policies::NetworkPolicies,
         ("networking.k8s.io", "ingresses") => &ingresses::Ingresses,
         ("networking.k8s.io", "ingressclasses") => &ingresses::IngressClasses,
+        ("apiextensions.k8s.io", "customresourcedefinitions") => &crds::CustomResourceDefinitions,
         _ => &Generic,
     }
 }

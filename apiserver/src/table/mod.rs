@@ -10,9 +10,13 @@
 //! Objects arrive as untyped JSON that may be incomplete or malformed, so every accessor
 //! falls back to the value upstream prints for an absent field instead of failing.
 
+mod custom;
+
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
+
+pub use custom::{custom_table, CustomColumn, JsonPath};
 
 /// One column of a Table (meta/v1 TableColumnDefinition).
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +48,7 @@ const fn wide(name: &'static str, type_: &'static str, description: &'static str
     }
 }
 
-const NAME: Column = Column {
+pub(crate) const NAME: Column = Column {
     name: "Name",
     type_: "string",
     format: "name",
@@ -625,7 +629,32 @@ pub fn table(
     include_object: &str,
     now: Timestamp,
 ) -> Value {
-    let column_definitions: Vec<Value> = columns(group, plural)
+    let is_pod = kind(group, plural) == Some(Kind::Pod);
+    build(
+        columns(group, plural),
+        objects,
+        list_meta,
+        include_object,
+        |obj, row| {
+            row.insert("cells".into(), Value::Array(cells(group, plural, obj, now)));
+            if is_pod {
+                if let Some(cond) = pod_row_condition(obj) {
+                    row.insert("conditions".into(), json!([cond]));
+                }
+            }
+        },
+    )
+}
+
+/// A Table of `columns`, one row per object, whose cells (and conditions) `fill` writes.
+fn build(
+    columns: &[Column],
+    objects: &[Value],
+    list_meta: Value,
+    include_object: &str,
+    mut fill: impl FnMut(&Value, &mut Map<String, Value>),
+) -> Value {
+    let column_definitions: Vec<Value> = columns
         .iter()
         .map(|c| {
             json!({
@@ -658,7 +687,6 @@ pub fn table(
         metadata.insert("remainingItemCount".into(), n.clone());
     }
 
-    let kind = kind(group, plural);
     let rows: Vec<Value> = objects
         .iter()
         .map(|obj| {
@@ -672,12 +700,7 @@ pub fn table(
                 }),
             };
             let mut row = Map::new();
-            row.insert("cells".into(), Value::Array(cells(group, plural, obj, now)));
-            if kind == Some(Kind::Pod) {
-                if let Some(cond) = pod_row_condition(obj) {
-                    row.insert("conditions".into(), json!([cond]));
-                }
-            }
+            fill(obj, &mut row);
             row.insert("object".into(), object);
             Value::Object(row)
         })
@@ -757,7 +780,7 @@ fn human_secs(secs: i64) -> String {
     format!("{years}y")
 }
 
-fn human_signed(d: SignedDuration) -> String {
+pub(crate) fn human_signed(d: SignedDuration) -> String {
     // as_secs truncates toward zero, like Go's int(d.Seconds()).
     human_secs(d.as_secs())
 }
