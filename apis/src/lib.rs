@@ -6,6 +6,8 @@
 //!   `/registry/...` storage prefix; plus the merge metadata strategic merge patch needs.
 //! - [`openapi`]: builds the OpenAPI v3 documents and the discovery documents from the
 //!   catalogue. `codegen` writes them under the API server's `generated/`, which it serves.
+//! - [`crds`]: this project's custom resources, typed with kube's `CustomResource` derive;
+//!   Keelson serves them as built-ins and codegen writes their CRD manifests.
 //! - [`cidr`]: IPv4 CIDRs (`--cluster-cidr`, the nodes' pod CIDRs).
 //! - [`quantity`]: resource quantities (`500m`, `1.5Gi`) read, compared and printed as upstream
 //!   does; the API server validates with it, the scheduler counts requests with it.
@@ -18,6 +20,7 @@
 
 pub mod catalogue;
 pub mod cidr;
+pub mod crds;
 pub mod openapi;
 pub mod quantity;
 

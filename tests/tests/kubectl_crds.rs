@@ -139,7 +139,7 @@ fn a_cel_transition_rule_keeps_a_field_immutable() {
         r#"{"spec":{"deploymentName":"other"}}"#,
     ]);
     assert!(
-        err.contains("spec.deploymentName: Invalid value: \"string\": deploymentName is immutable"),
+        err.contains("spec.deploymentName: Invalid value: \"other\": deploymentName is immutable"),
         "{err}"
     );
     // Other fields still change.

@@ -2,7 +2,8 @@
 //! Service with its EndpointSlice pointing at this server, and upstream's bootstrap RBAC
 //! roles and bindings (`cluster-admin`, `admin`, `edit`, `view`, the discovery and
 //! basic-user roles), which clients read even before authorization enforces them.
-//! Objects that exist are left as they are.
+//! Objects that exist are left as they are, except the CRDs of this project's own custom
+//! resources (`keelson_apis::crds`), whose spec follows the running binary's types.
 
 pub mod kubernetes_endpoints;
 
@@ -53,7 +54,63 @@ pub async fn create_objects(registry: &Registry, advertise: SocketAddr) -> anyho
         };
         create(registry, "rbac.authorization.k8s.io", plural, None, object).await?;
     }
+    for crd in keelson_apis::crds::all() {
+        let crd = serde_json::to_value(&crd).context("a CRD of this project")?;
+        ensure_crd(registry, crd).await?;
+    }
     Ok(())
+}
+
+/// Creates a CRD of this project, or brings the spec of the stored one up to date.
+async fn ensure_crd(registry: &Registry, crd: Value) -> anyhow::Result<()> {
+    let target = Target::builtin(
+        "apiextensions.k8s.io",
+        "v1",
+        "customresourcedefinitions",
+        None,
+    )
+    .context("customresourcedefinitions is missing from the route table")?;
+    let name = crd
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    for _ in 0..3 {
+        let mut stored = match registry.get(&target, &name).await {
+            Ok(stored) => stored,
+            Err(e) if e.reason == "NotFound" => {
+                match registry
+                    .create(&target, crd.clone(), &WriteOptions::default())
+                    .await
+                {
+                    Ok(_) => return Ok(()),
+                    Err(e) if e.reason == "AlreadyExists" => continue,
+                    Err(e) => anyhow::bail!("cannot create the CRD {name}: {e}"),
+                }
+            }
+            Err(e) => anyhow::bail!("cannot read the CRD {name}: {e}"),
+        };
+        // Compared after defaulting, as stored.
+        let mut wanted = crd.clone();
+        target.strategy().default(&mut wanted);
+        if stored.get("spec") == wanted.get("spec") {
+            return Ok(());
+        }
+        crate::strategy::set(
+            &mut stored,
+            &["spec"],
+            wanted.get("spec").cloned().unwrap_or_default(),
+        );
+        match registry
+            .update(&target, &name, None, stored, &WriteOptions::default())
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(e) if e.reason == "Conflict" => continue,
+            Err(e) => anyhow::bail!("cannot update the CRD {name}: {e}"),
+        }
+    }
+    anyhow::bail!("the CRD {name} kept changing while it was brought up to date")
 }
 
 async fn create(

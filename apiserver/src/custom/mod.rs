@@ -9,6 +9,5 @@ pub mod controller;
 pub mod definition;
 pub mod discovery;
 pub mod openapi;
-mod pending;
 pub mod schema;
 pub mod strategy;

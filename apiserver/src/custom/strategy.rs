@@ -4,8 +4,8 @@
 
 use serde_json::Value;
 
-use super::pending::Rules;
-use super::pending::Structural;
+use super::cel::Rules;
+use super::schema::Structural;
 use crate::status::Cause;
 use crate::strategy::{ScalePaths, Strategy};
 
