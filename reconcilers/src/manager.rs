@@ -166,6 +166,9 @@ pub static KNOWN: &[Known] = &[
         true,
         controllers::serviceaccount::DefaultServiceAccount
     ),
+    // Keelson's example operator, for its own `Foo` custom resource.
+    known!("foo-controller", ["foo"], true, controllers::foo::Foos),
+    // codegen new: controllers
 ];
 
 /// Upstream's names of loops Keelson does not have (yet): naming them is not an error.

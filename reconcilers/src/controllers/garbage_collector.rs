@@ -17,6 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PropagationPolicy};
 use kube::core::{ApiResource, GroupVersionKind, PartialObjectMeta};
@@ -230,11 +231,43 @@ fn resources() -> Vec<Arc<ApiResource>> {
         .collect()
 }
 
+/// The served custom resources (the storage version of each Established CRD): their
+/// objects own and are owned like any other.
+async fn custom_resources(client: &kube::Client) -> Vec<Arc<ApiResource>> {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let Ok(list) = crds.list(&Default::default()).await else {
+        return Vec::new();
+    };
+    list.items
+        .iter()
+        .filter_map(|crd| {
+            let status = crd.status.as_ref()?;
+            let established = status
+                .conditions
+                .iter()
+                .flatten()
+                .any(|c| c.type_ == "Established" && c.status == "True");
+            let version = crd.spec.versions.iter().find(|v| v.storage)?;
+            let names = status.accepted_names.as_ref()?;
+            let plural = &names.plural;
+            (established && !plural.is_empty()).then(|| {
+                let gvk = GroupVersionKind::gvk(&crd.spec.group, &version.name, &names.kind);
+                Arc::new(ApiResource::from_gvk_with_plural(&gvk, plural))
+            })
+        })
+        .collect()
+}
+
+/// How often CRDs are looked at for new kinds to watch.
+const DISCOVERY_PERIOD: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Runs the garbage collector until `shutdown`.
 pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     let graph = Arc::new(Mutex::new(Graph::default()));
     let (queue, mut work) = mpsc::unbounded_channel::<String>();
-    let resources = resources();
+    let mut resources = resources();
+    resources.extend(custom_resources(&ctx.client).await);
+    let known = Arc::new(Mutex::new(resources.clone()));
     let (synced_tx, mut synced_rx) = mpsc::unbounded_channel::<()>();
     let mut watches = Vec::new();
     for resource in resources.iter().cloned() {
@@ -246,6 +279,13 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
             synced_tx.clone(),
         )));
     }
+    // Kinds defined later are watched once their CRDs are Established.
+    watches.push(tokio::spawn(discover(
+        ctx.client.clone(),
+        known.clone(),
+        graph.clone(),
+        queue.clone(),
+    )));
     // Nothing is collected until every resource has been listed once: an owner not yet
     // seen is not an owner that is gone.
     let mut listed = 0;
@@ -262,6 +302,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
         client: ctx.client.clone(),
         graph: graph.clone(),
         queue: queue.clone(),
+        known,
     };
     // Everything seen so far gets one look.
     let all: Vec<String> = lock(&graph).nodes.keys().cloned().collect();
@@ -295,6 +336,44 @@ fn lock(graph: &Mutex<Graph>) -> std::sync::MutexGuard<'_, Graph> {
     match graph.lock() {
         Ok(g) => g,
         Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// Watches the kinds of CRDs established after the collector started.
+async fn discover(
+    client: kube::Client,
+    known: Arc<Mutex<Vec<Arc<ApiResource>>>>,
+    graph: Arc<Mutex<Graph>>,
+    queue: mpsc::UnboundedSender<String>,
+) {
+    let (synced, _) = mpsc::unbounded_channel::<()>();
+    let mut watches = Vec::new();
+    loop {
+        tokio::time::sleep(DISCOVERY_PERIOD).await;
+        for resource in custom_resources(&client).await {
+            let new = {
+                let mut known = match known.lock() {
+                    Ok(k) => k,
+                    Err(poisoned) => poisoned.into_inner(),
+                };
+                let seen = known
+                    .iter()
+                    .any(|r| r.group == resource.group && r.plural == resource.plural);
+                if !seen {
+                    known.push(resource.clone());
+                }
+                !seen
+            };
+            if new {
+                watches.push(tokio::spawn(watch(
+                    client.clone(),
+                    resource,
+                    graph.clone(),
+                    queue.clone(),
+                    synced.clone(),
+                )));
+            }
+        }
     }
 }
 
@@ -363,6 +442,8 @@ struct Collector {
     client: kube::Client,
     graph: Arc<Mutex<Graph>>,
     queue: mpsc::UnboundedSender<String>,
+    /// Every kind watched, to look up owners the graph does not hold.
+    known: Arc<Mutex<Vec<Arc<ApiResource>>>>,
 }
 
 impl Collector {
@@ -381,6 +462,29 @@ impl Collector {
             };
             (node, graph.decide(uid))
         };
+        // An owner missing from the graph may only not be watched yet: as upstream does,
+        // the API is asked before a dependent is collected for its absence.
+        if matches!(decision, Decision::Delete(_) | Decision::KeepOwners(_)) {
+            let missing: Vec<OwnerReference> = {
+                let graph = lock(&self.graph);
+                node.owners
+                    .iter()
+                    .filter(|o| !graph.nodes.contains_key(&o.uid))
+                    .cloned()
+                    .collect()
+            };
+            for owner in &missing {
+                if self.owner_exists(&node, owner).await {
+                    let queue = self.queue.clone();
+                    let uid = uid.to_string();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(DISCOVERY_PERIOD).await;
+                        let _ = queue.send(uid);
+                    });
+                    return Ok(());
+                }
+            }
+        }
         match decision {
             Decision::Nothing => Ok(()),
             Decision::Delete(policy) => self.delete(&node, policy).await,
@@ -407,6 +511,41 @@ impl Collector {
                 }
                 self.remove_finalizer(&node, FOREGROUND).await
             }
+        }
+    }
+
+    /// Whether `owner` of `node` exists, read from the API; an owner of a kind not known
+    /// counts as existing (nothing is deleted on a guess).
+    async fn owner_exists(&self, node: &Node, owner: &OwnerReference) -> bool {
+        let (group, version) = match owner.api_version.split_once('/') {
+            Some((g, v)) => (g, v),
+            None => ("", owner.api_version.as_str()),
+        };
+        let resource = {
+            let known = match self.known.lock() {
+                Ok(k) => k,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            known
+                .iter()
+                .find(|r| r.group == group && r.kind == owner.kind)
+                .cloned()
+        };
+        let Some(resource) = resource else {
+            return true;
+        };
+        let mut resource = (*resource).clone();
+        resource.version = version.to_string();
+        resource.api_version = owner.api_version.clone();
+        let api: Api<PartialObjectMeta<DynamicObject>> = match &node.namespace {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, &resource),
+            None => Api::all_with(self.client.clone(), &resource),
+        };
+        match api.get_metadata_opt(&owner.name).await {
+            Ok(Some(found)) => found.metadata.uid.as_deref() == Some(owner.uid.as_str()),
+            Ok(None) => false,
+            Err(kube::Error::Api(e)) if e.code == 404 => false,
+            Err(_) => true,
         }
     }
 

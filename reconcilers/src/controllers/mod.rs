@@ -7,6 +7,7 @@ pub mod deployment;
 pub mod disruption;
 pub mod endpoints;
 pub mod expectations;
+pub mod foo;
 pub mod garbage_collector;
 pub mod history;
 pub mod job;
