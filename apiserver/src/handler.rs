@@ -103,7 +103,8 @@ where
     let user = auth::authenticate(state, tls_user, &parts.headers).await?;
     let user = auth::impersonate(state, user, &parts.headers)?;
     let path = parts.uri.path().to_string();
-    let query = Query::parse(parts.uri.query());
+    let query = Query::parse(parts.uri.query())
+        .with_user_agent(header_str(&parts.headers, header::USER_AGENT));
     let accept = header_str(&parts.headers, header::ACCEPT).map(str::to_string);
     if auth::is_public_path(&path) {
         return Ok(public(state, &path, &query).await);

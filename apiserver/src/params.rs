@@ -14,6 +14,8 @@ use crate::status::{ApiError, ApiResult};
 #[derive(Debug, Default, Clone)]
 pub struct Query {
     params: HashMap<String, String>,
+    /// The request's User-Agent, which names the field manager of a write naming none.
+    user_agent: Option<String>,
 }
 
 impl Query {
@@ -28,7 +30,15 @@ impl Query {
                 .entry(k.into_owned())
                 .or_insert_with(|| v.into_owned());
         }
-        Query { params }
+        Query {
+            params,
+            user_agent: None,
+        }
+    }
+
+    pub fn with_user_agent(mut self, user_agent: Option<&str>) -> Query {
+        self.user_agent = user_agent.map(str::to_string);
+        self
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
@@ -106,6 +116,8 @@ pub fn write_options(query: &Query) -> ApiResult<WriteOptions> {
         field_manager,
         force: query.flag("force"),
         duplicate_fields: Vec::new(),
+        user_agent: query.user_agent.clone(),
+        applied: false,
     })
 }
 

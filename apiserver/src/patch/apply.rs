@@ -1,273 +1,266 @@
-//! Server-side apply (`application/apply-patch+yaml`): the applied configuration is merged
-//! into the object, and each field manager's applied fields are recorded in
-//! `metadata.managedFields` (operation `Apply`, `FieldsV1`). Fields a manager applied before
-//! and no longer applies are removed, unless another applying manager still applies them,
-//! so that applying a Service whose port changed from 8080 to 9090 leaves one port.
-//!
-//! Field sets follow the schema's list types, as upstream's: `map` lists (and lists merged
-//! by a patch merge key) own elements by key (`k:{"port":80}`), `set` lists by value
-//! (`v:"x"`), and other lists are atomic (owned whole). Conflicts between managers are not
-//! detected yet: the last applier wins.
+//! Server-side apply (`application/apply-patch+yaml`), after upstream's structured-merge-diff
+//! `Updater.Apply`: the applied configuration is merged into the object (lists by their
+//! schema list type, see [`super::typed`]); fields the manager applied last time and no
+//! longer applies are removed unless another manager owns them (then they are only
+//! released); and changing a field another manager owns is a conflict (409) unless the
+//! apply is forced, which takes the field. Applying the value a field already has is no
+//! conflict: the managers then share it. The applier's `Apply` entry in `managedFields`
+//! owns exactly what it applied.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use super::strategic::{self, SchemaNode, StrategicPatchError};
-
-type Object = Map<String, Value>;
-
-/// Fields of an applied configuration that no manager owns: identity, type and status.
-const UNOWNED_TOP: &[&str] = &["apiVersion", "kind", "status"];
-/// The metadata fields managers own; the rest is the server's.
-const OWNED_METADATA: &[&str] = &["labels", "annotations", "finalizers", "ownerReferences"];
-
-/// Applies `applied` for `manager` to `original` (an object of the definition `schema`
-/// describes), returning the new object with its `managedFields`.
-pub fn apply(
-    original: &Value,
-    applied: &Value,
-    schema: Option<SchemaNode<'_>>,
-    manager: &str,
-    now: &str,
-) -> Result<Value, StrategicPatchError> {
-    let mut applied = applied.clone();
-    if let Some(meta) = applied.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.shift_remove("managedFields");
-    }
-    let api_version = applied
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let entries: Vec<Value> = original
-        .pointer("/metadata/managedFields")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let is_mine = |e: &Value| {
-        e.get("manager").and_then(Value::as_str) == Some(manager)
-            && e.get("operation").and_then(Value::as_str) == Some("Apply")
-    };
-    let fields_of_entry = |e: &Value| {
-        e.get("fieldsV1")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default()
-    };
-    let old = entries
-        .iter()
-        .find(|e| is_mine(e))
-        .map(fields_of_entry)
-        .unwrap_or_default();
-    let others: Vec<Object> = entries
-        .iter()
-        .filter(|e| !is_mine(e))
-        .filter(|e| e.get("operation").and_then(Value::as_str) == Some("Apply"))
-        .map(fields_of_entry)
-        .collect();
-    let new = fields_of(&applied, schema);
-    let mut base = original.clone();
-    let other_refs: Vec<&Object> = others.iter().collect();
-    prune(&mut base, &old, &new, &other_refs, 0);
-    let mut merged = strategic::apply(&base, &applied, schema)?;
-    let mut managed: Vec<Value> = entries.into_iter().filter(|e| !is_mine(e)).collect();
-    managed.push(json!({
-        "manager": manager,
-        "operation": "Apply",
-        "apiVersion": api_version,
-        "time": now,
-        "fieldsType": "FieldsV1",
-        "fieldsV1": new,
-    }));
-    crate::strategy::set(
-        &mut merged,
-        &["metadata", "managedFields"],
-        Value::Array(managed),
-    );
-    Ok(merged)
-}
-
-/// The `FieldsV1` set of an applied configuration.
-pub fn fields_of(applied: &Value, schema: Option<SchemaNode<'_>>) -> Object {
-    let mut out = Object::new();
-    let Some(map) = applied.as_object() else {
-        return out;
-    };
-    for (key, value) in map {
-        if UNOWNED_TOP.contains(&key.as_str()) {
-            continue;
-        }
-        let child = schema.and_then(|s| s.property(key));
-        if key == "metadata" {
-            let meta: Object = value
-                .as_object()
-                .into_iter()
-                .flatten()
-                .filter(|(k, _)| OWNED_METADATA.contains(&k.as_str()))
-                .map(|(k, v)| {
-                    let schema = child.and_then(|c| c.property(k));
-                    (
-                        format!("f:{k}"),
-                        Value::Object(fields_of_value(v, schema, 0)),
-                    )
-                })
-                .collect();
-            if !meta.is_empty() {
-                out.insert("f:metadata".into(), Value::Object(meta));
-            }
-            continue;
-        }
-        out.insert(
-            format!("f:{key}"),
-            Value::Object(fields_of_value(value, child, 0)),
-        );
-    }
-    out
-}
+use super::conflict::{conflict_error, Conflict};
+use super::field_manager::{entries_of, Writer};
+use super::managed_fields::{self, Element, FieldSet, Path};
+use super::typed::{self, keyed, ListKind, Typed};
+use crate::status::{ApiError, ApiResult};
 
 /// Bound on nesting, as the decoders already bound it.
 const MAX_DEPTH: usize = 100;
 
-fn fields_of_value(value: &Value, schema: Option<SchemaNode<'_>>, depth: usize) -> Object {
-    let mut out = Object::new();
-    if depth > MAX_DEPTH {
-        return out;
-    }
-    match value {
-        Value::Object(map) => {
-            let is_map = schema.is_some_and(|s| s.is_map());
-            if is_map && !map.is_empty() {
-                out.insert(".".into(), json!({}));
-            }
-            for (k, v) in map {
-                let child = schema.and_then(|s| s.property(k));
-                out.insert(
-                    format!("f:{k}"),
-                    Value::Object(fields_of_value(v, child, depth + 1)),
-                );
-            }
-        }
-        Value::Array(items) => {
-            let items_schema = schema.and_then(|s| s.items());
-            match list_kind(schema) {
-                ListKind::Map(keys) => {
-                    for item in items {
-                        let mut element = fields_of_value(item, items_schema, depth + 1);
-                        element.shift_insert(0, ".".into(), json!({}));
-                        out.insert(element_key(item, &keys), Value::Object(element));
-                    }
-                }
-                ListKind::Set => {
-                    for item in items {
-                        out.insert(format!("v:{item}"), json!({}));
-                    }
-                }
-                ListKind::Atomic => {}
-            }
-        }
-        _ => {}
-    }
-    out
-}
-
-enum ListKind<'a> {
-    Map(Vec<&'a str>),
-    Set,
-    Atomic,
-}
-
-fn list_kind<'a>(schema: Option<SchemaNode<'a>>) -> ListKind<'a> {
-    let Some(schema) = schema else {
-        return ListKind::Atomic;
+/// Applies `applied` for `writer` to `live` (`{}` when the apply creates the object),
+/// returning the new object with its `managedFields`.
+pub fn apply(live: &Value, applied: &Value, writer: &Writer<'_>, now: &str) -> ApiResult<Value> {
+    let Value::Object(config) = applied else {
+        return Err(ApiError::bad_request(
+            "the apply patch must be a JSON object",
+        ));
     };
-    match schema.list_type() {
-        Some("map") => ListKind::Map(schema.list_map_keys()),
-        Some("set") => ListKind::Set,
-        Some(_) => ListKind::Atomic,
-        None => match schema.merge_key() {
-            Some(key) => ListKind::Map(vec![key]),
-            None => ListKind::Atomic,
-        },
+    if config
+        .get("metadata")
+        .and_then(|m| m.get("managedFields"))
+        .is_some_and(|m| !m.is_null())
+    {
+        return Err(ApiError::bad_request("metadata.managedFields must be nil"));
     }
-}
+    let mut config = config.clone();
+    if let Some(meta) = config.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.shift_remove("managedFields");
+    }
+    let config = Value::Object(config);
+    let schema = writer.schema();
 
-/// `k:{...}` of a list element: the values of the key fields it has.
-fn element_key(item: &Value, keys: &[&str]) -> String {
-    let key: Object = keys
+    let mut entries = entries_of(live);
+    if entries.is_empty() && live.get("metadata").is_some() {
+        entries = writer.before_first_apply(live, now);
+    }
+    let me = writer.apply_entry(FieldSet::new(), None);
+    let previous = entries.iter().position(|e| e.same_manager(&me));
+    let last = previous
+        .and_then(|i| entries.get(i))
+        .map(|e| e.fields.clone())
+        .unwrap_or_default();
+    let applied_all = typed::field_set(&config, schema);
+    let applied_set = applied_all.filter(|p| writer.owns(p));
+
+    let mut base = live.clone();
+    if let Some(meta) = base.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.shift_remove("managedFields");
+    }
+    let mut merged = merge(&base, &config, schema, 0);
+    let owned = entries
         .iter()
-        .filter_map(|k| item.get(*k).map(|v| ((*k).to_string(), v.clone())))
-        .collect();
-    format!("k:{}", Value::Object(key))
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != previous)
+        .fold(applied_all, |acc, (_, e)| acc.union(&e.fields));
+    prune(&mut merged, &last.difference(&applied_set), &owned);
+
+    let comparison = writer.compare(&base, &merged);
+    let changed = comparison.changed();
+    let mut conflicts = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        if Some(i) == previous {
+            continue;
+        }
+        for path in entry.fields.intersection(&changed).iter() {
+            conflicts.push(Conflict {
+                manager: entry.describe(),
+                path: path.clone(),
+            });
+        }
+    }
+    if !conflicts.is_empty() && !writer.force {
+        return Err(conflict_error(&conflicts));
+    }
+    for (i, entry) in entries.iter_mut().enumerate() {
+        if Some(i) != previous {
+            entry.fields = entry
+                .fields
+                .difference(&changed)
+                .difference(&comparison.removed);
+        }
+    }
+    // Upstream stamps the applier's entry only when the apply changed the object.
+    let time = match previous.and_then(|i| entries.get(i)) {
+        Some(entry) if merged == base => entry.time.clone(),
+        _ => Some(now.to_string()),
+    };
+    let mine = writer.apply_entry(applied_set, time);
+    match previous.and_then(|i| entries.get_mut(i)) {
+        Some(entry) => *entry = mine,
+        None => entries.push(mine),
+    }
+    if let Some(obj) = merged.as_object_mut() {
+        obj.entry("metadata")
+            .or_insert_with(|| Value::Object(Map::new()));
+    }
+    managed_fields::store(&mut merged, &entries);
+    Ok(merged)
 }
 
-/// Removes from `live` what `old` owned that neither `new` nor any of `others` owns.
-fn prune(live: &mut Value, old: &Object, new: &Object, others: &[&Object], depth: usize) {
+/// Merges an applied configuration into an object: objects field by field, granular lists
+/// item by item (the object's items in their order, merged with the applied ones of the
+/// same key, then the new ones), atomic values replaced. A null removes the field.
+pub fn merge(live: &Value, config: &Value, schema: Typed<'_>, depth: usize) -> Value {
     if depth > MAX_DEPTH {
-        return;
+        return config.clone();
     }
-    let empty = Object::new();
-    for (key, old_sub) in old {
-        if key == "." {
-            continue;
+    match (live, config) {
+        (Value::Object(l), Value::Object(c)) if !schema.atomic_object() => {
+            let mut out = l.clone();
+            for (key, value) in c {
+                if value.is_null() {
+                    out.shift_remove(key);
+                    continue;
+                }
+                let merged = match l.get(key) {
+                    Some(existing) => merge(existing, value, schema.field(key), depth + 1),
+                    None => without_nulls(value),
+                };
+                out.insert(key.clone(), merged);
+            }
+            Value::Object(out)
         }
-        let new_sub = new.get(key).and_then(Value::as_object);
-        let other_subs: Vec<&Object> = others
-            .iter()
-            .filter_map(|o| o.get(key).and_then(Value::as_object))
-            .collect();
-        if new_sub.is_none() && other_subs.is_empty() {
-            remove_element(live, key);
-            continue;
+        (Value::Array(l), Value::Array(c)) => {
+            let kind = schema.list();
+            let items = schema.items();
+            let (Some(lk), Some(ck)) = (keyed(l, &kind, items), keyed(c, &kind, items)) else {
+                return without_nulls(config);
+            };
+            let mut out: Vec<Value> = Vec::with_capacity(l.len() + c.len());
+            for (pe, item) in &lk {
+                match ck.iter().find(|(k, _)| k == pe) {
+                    Some((_, applied)) if kind != ListKind::Set => {
+                        out.push(merge(item, applied, items, depth + 1));
+                    }
+                    _ => out.push((*item).clone()),
+                }
+            }
+            for (pe, item) in &ck {
+                if !lk.iter().any(|(k, _)| k == pe) {
+                    out.push(without_nulls(item));
+                }
+            }
+            Value::Array(out)
         }
-        let old_sub = old_sub.as_object().unwrap_or(&empty);
-        if let Some(element) = element_mut(live, key) {
-            prune(
-                element,
-                old_sub,
-                new_sub.unwrap_or(&empty),
-                &other_subs,
-                depth + 1,
-            );
+        _ => without_nulls(config),
+    }
+}
+
+/// A configured value as stored: nulls in objects mean "not set".
+fn without_nulls(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(without_nulls).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Removes from `obj` the fields in `released` that nobody in `owned` owns anything at or
+/// under. A named field all of whose owned descendants went is removed whole, as upstream
+/// makes named fields members before pruning (so no empty `strategy: {}` is left behind).
+fn prune(obj: &mut Value, released: &FieldSet, owned: &FieldSet) {
+    let mut removed: Vec<Path> = Vec::new();
+    for path in released.iter() {
+        let candidates = (1..=path.len())
+            .filter_map(|n| path.get(..n))
+            .filter(|prefix| prefix.len() == path.len() || is_field(prefix.last()));
+        for prefix in candidates {
+            if removed.iter().any(|r| prefix.starts_with(r)) {
+                break;
+            }
+            if !owned.has_under(prefix) {
+                remove_path(obj, prefix);
+                removed.push(prefix.to_vec());
+                break;
+            }
         }
     }
 }
 
-/// Whether a list element is the one a `k:` key or `v:` value names.
-fn matches(element: &Value, path_key: &str) -> bool {
-    if let Some(key) = path_key.strip_prefix("k:") {
+fn is_field(element: Option<&Element>) -> bool {
+    element.is_some_and(|e| e.starts_with("f:"))
+}
+
+/// Removes the value at `path` (fields by name, list items by key or value).
+fn remove_path(obj: &mut Value, path: &[Element]) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut at = obj;
+    for element in parents {
+        match child_mut(at, element) {
+            Some(next) => at = next,
+            None => return,
+        }
+    }
+    if let Some(field) = last.strip_prefix("f:") {
+        if let Some(map) = at.as_object_mut() {
+            map.shift_remove(field);
+        }
+    } else if let Some(list) = at.as_array_mut() {
+        list.retain(|item| !matches(item, last));
+    }
+}
+
+fn child_mut<'v>(value: &'v mut Value, element: &str) -> Option<&'v mut Value> {
+    if let Some(field) = element.strip_prefix("f:") {
+        return value.as_object_mut()?.get_mut(field);
+    }
+    value
+        .as_array_mut()?
+        .iter_mut()
+        .find(|item| matches(item, element))
+}
+
+/// Whether a list item is the one a `k:` key or `v:` value names. A key field the item lacks
+/// matches (it took its default when the key was made).
+fn matches(item: &Value, element: &str) -> bool {
+    if let Some(key) = element.strip_prefix("k:") {
         let Ok(Value::Object(key)) = serde_json::from_str::<Value>(key) else {
             return false;
         };
-        return key.iter().all(|(k, v)| element.get(k) == Some(v));
+        return key
+            .iter()
+            .all(|(k, v)| item.get(k).is_none_or(|have| have == v));
     }
-    if let Some(value) = path_key.strip_prefix("v:") {
-        return serde_json::from_str::<Value>(value).is_ok_and(|v| v == *element);
+    if let Some(value) = element.strip_prefix("v:") {
+        return serde_json::from_str::<Value>(value).is_ok_and(|v| v == *item);
     }
     false
-}
-
-fn element_mut<'a>(live: &'a mut Value, path_key: &str) -> Option<&'a mut Value> {
-    if let Some(field) = path_key.strip_prefix("f:") {
-        return live.as_object_mut()?.get_mut(field);
-    }
-    live.as_array_mut()?
-        .iter_mut()
-        .find(|element| matches(element, path_key))
-}
-
-fn remove_element(live: &mut Value, path_key: &str) {
-    if let Some(field) = path_key.strip_prefix("f:") {
-        if let Some(map) = live.as_object_mut() {
-            map.shift_remove(field);
-        }
-    } else if let Some(list) = live.as_array_mut() {
-        list.retain(|element| !matches(element, path_key));
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::patch::strategic::SchemaIndex;
+    use serde_json::json;
+
+    const NOW: &str = "2026-01-01T00:00:00Z";
+
+    fn writer(manager: &str, definition: &str, api_version: &str) -> Writer<'static> {
+        let index = SchemaIndex::new(crate::documents::schemas());
+        Writer::with_schema(
+            manager,
+            api_version,
+            Typed::new(index.definition(definition)),
+        )
+    }
 
     fn service(ports: Value) -> Value {
         json!({
@@ -278,29 +271,65 @@ mod tests {
     }
 
     fn apply_service(live: &Value, applied: &Value, manager: &str) -> Value {
-        let index = SchemaIndex::new(crate::documents::schemas());
-        apply(
-            live,
-            applied,
-            index.definition("io.k8s.api.core.v1.Service"),
-            manager,
-            "2026-01-01T00:00:00Z",
-        )
-        .unwrap()
+        let w = writer(manager, "io.k8s.api.core.v1.Service", "v1");
+        apply(live, applied, &w, NOW).unwrap()
+    }
+
+    fn deployment(replicas: Option<i64>) -> Value {
+        let mut d = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web"},
+            "spec": {"selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"labels": {"app": "web"}},
+                                  "spec": {"containers": [{"name": "web", "image": "nginx"}]}}},
+        });
+        if let Some(r) = replicas {
+            d["spec"]["replicas"] = json!(r);
+        }
+        d
+    }
+
+    fn apply_deployment(
+        live: &Value,
+        applied: &Value,
+        manager: &str,
+        force: bool,
+    ) -> ApiResult<Value> {
+        let mut w = writer(manager, "io.k8s.api.apps.v1.Deployment", "apps/v1");
+        w.force = force;
+        apply(live, applied, &w, NOW)
+    }
+
+    fn entry<'v>(obj: &'v Value, manager: &str) -> Option<&'v Value> {
+        obj["metadata"]["managedFields"]
+            .as_array()?
+            .iter()
+            .find(|e| e["manager"] == manager)
+    }
+
+    #[test]
+    fn an_apply_records_what_it_applied_as_upstream_documents() {
+        let applied = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "test-cm", "namespace": "default", "labels": {"test-label": "test"}},
+            "data": {"key": "some value"}});
+        let w = writer("kubectl", "io.k8s.api.core.v1.ConfigMap", "v1");
+        let out = apply(&json!({}), &applied, &w, NOW).unwrap();
+        assert_eq!(
+            out["metadata"]["managedFields"],
+            json!([{"manager": "kubectl", "operation": "Apply", "apiVersion": "v1", "time": NOW,
+                "fieldsType": "FieldsV1",
+                "fieldsV1": {"f:metadata": {"f:labels": {"f:test-label": {}}}, "f:data": {"f:key": {}}}}])
+        );
     }
 
     #[test]
     fn a_port_no_longer_applied_is_removed() {
         let first = service(json!([{"name": "http", "port": 8080}]));
         let created = apply_service(&json!({}), &first, "helm");
-        assert_eq!(
-            created["spec"]["ports"],
-            json!([{"name": "http", "port": 8080}])
-        );
         let fields = &created["metadata"]["managedFields"][0]["fieldsV1"];
         assert!(
             fields["f:spec"]["f:ports"]
-                .get("k:{\"port\":8080}")
+                .get("k:{\"port\":8080,\"protocol\":\"TCP\"}")
                 .is_some(),
             "{fields}"
         );
@@ -320,11 +349,42 @@ mod tests {
     }
 
     #[test]
+    fn a_field_no_longer_applied_is_removed_when_nobody_else_owns_it() {
+        let mut with_paused = deployment(Some(1));
+        with_paused["spec"]["paused"] = json!(true);
+        let live = apply_deployment(&json!({}), &with_paused, "a", false).unwrap();
+        let out = apply_deployment(&live, &deployment(Some(1)), "a", false).unwrap();
+        assert!(out["spec"].get("paused").is_none(), "{out}");
+    }
+
+    #[test]
+    fn a_field_no_longer_applied_is_only_released_when_another_manager_owns_it() {
+        let live = apply_deployment(&json!({}), &deployment(Some(2)), "a", false).unwrap();
+        // b applies the same replicas: no conflict, shared ownership.
+        let live = apply_deployment(
+            &live,
+            &json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web"}, "spec": {"replicas": 2}}),
+            "b",
+            false,
+        )
+        .unwrap();
+        let out = apply_deployment(&live, &deployment(None), "a", false).unwrap();
+        assert_eq!(out["spec"]["replicas"], 2, "{out}");
+        assert!(entry(&out, "a").unwrap()["fieldsV1"]["f:spec"]
+            .get("f:replicas")
+            .is_none());
+        assert!(entry(&out, "b").unwrap()["fieldsV1"]["f:spec"]
+            .get("f:replicas")
+            .is_some());
+    }
+
+    #[test]
     fn labels_no_longer_applied_are_removed_unless_another_manager_applies_them() {
         let mut a = service(json!([{"port": 80}]));
         a["metadata"]["labels"] = json!({"app": "web", "tier": "front"});
         let live = apply_service(&json!({}), &a, "one");
-        let mut b = service(json!([{"port": 80}]));
+        let mut b = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}});
         b["metadata"]["labels"] = json!({"tier": "front"});
         let live = apply_service(&live, &b, "two");
         let mut a2 = service(json!([{"port": 80}]));
@@ -334,21 +394,160 @@ mod tests {
             live["metadata"]["labels"],
             json!({"app": "web", "tier": "front"})
         );
-        let mut a3 = service(json!([{"port": 80}]));
-        a3["metadata"]
-            .as_object_mut()
-            .unwrap()
-            .shift_remove("labels");
-        let live = apply_service(&live, &a3, "two");
+        let b2 = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}});
+        let live = apply_service(&live, &b2, "two");
         assert_eq!(live["metadata"]["labels"], json!({"app": "web"}));
+        assert!(
+            entry(&live, "two").is_none(),
+            "an entry owning nothing goes"
+        );
     }
 
     #[test]
     fn fields_set_by_others_are_kept() {
-        let live = service(json!([{"port": 80}, {"port": 81}]));
+        let mut live = service(json!([{"port": 80}, {"port": 81}]));
+        live["metadata"]["managedFields"] = json!([{"manager": "creator", "operation": "Update",
+            "apiVersion": "v1", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:ports": {}}}}]);
         let applied = service(json!([{"port": 80}]));
         let out = apply_service(&live, &applied, "first");
-        // Port 81 was never applied by this manager: it stays.
         assert_eq!(out["spec"]["ports"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn changing_a_field_another_manager_owns_is_a_conflict() {
+        let live = apply_deployment(&json!({}), &deployment(Some(1)), "a", false).unwrap();
+        let err = apply_deployment(&live, &deployment(Some(3)), "b", false).unwrap_err();
+        assert_eq!((err.code, err.reason), (409, "Conflict"));
+        assert_eq!(
+            err.message,
+            "Apply failed with 1 conflict: conflict with \"a\": .spec.replicas"
+        );
+        assert_eq!(err.details.unwrap()["causes"][0]["field"], ".spec.replicas");
+    }
+
+    #[test]
+    fn a_conflict_with_an_updater_names_its_version() {
+        let mut live = deployment(Some(1));
+        live["metadata"]["managedFields"] = json!([{"manager": "kubectl-client-side-apply",
+            "operation": "Update", "apiVersion": "apps/v1", "time": NOW, "fieldsType": "FieldsV1",
+            "fieldsV1": {"f:spec": {"f:replicas": {}, "f:paused": {}}}}]);
+        let mut applied = deployment(Some(2));
+        applied["spec"]["paused"] = json!(true);
+        let err = apply_deployment(&live, &applied, "kubectl", false).unwrap_err();
+        assert_eq!(
+            err.message,
+            "Apply failed with 2 conflicts: conflicts with \"kubectl-client-side-apply\" using apps/v1:\n- .spec.paused\n- .spec.replicas"
+        );
+    }
+
+    #[test]
+    fn forcing_takes_the_conflicting_fields() {
+        let live = apply_deployment(&json!({}), &deployment(Some(1)), "a", false).unwrap();
+        let out = apply_deployment(&live, &deployment(Some(3)), "b", true).unwrap();
+        assert_eq!(out["spec"]["replicas"], 3);
+        assert!(entry(&out, "a").unwrap()["fieldsV1"]["f:spec"]
+            .get("f:replicas")
+            .is_none());
+        assert!(entry(&out, "b").unwrap()["fieldsV1"]["f:spec"]
+            .get("f:replicas")
+            .is_some());
+        // a no longer owns replicas: dropping it from a's config leaves it.
+        let out = apply_deployment(&out, &deployment(None), "a", false).unwrap();
+        assert_eq!(out["spec"]["replicas"], 3);
+    }
+
+    #[test]
+    fn applying_the_value_another_manager_set_shares_it() {
+        let live = apply_deployment(&json!({}), &deployment(Some(2)), "a", false).unwrap();
+        let out = apply_deployment(&live, &deployment(Some(2)), "b", false).unwrap();
+        for m in ["a", "b"] {
+            assert!(
+                entry(&out, m).unwrap()["fieldsV1"]["f:spec"]
+                    .get("f:replicas")
+                    .is_some(),
+                "{m}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_first_apply_to_an_unmanaged_object_conflicts_with_before_first_apply() {
+        let live = deployment(Some(1));
+        let err = apply_deployment(&live, &deployment(Some(5)), "a", false).unwrap_err();
+        assert!(
+            err.message.contains("\"before-first-apply\" using apps/v1"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn map_lists_merge_by_key_and_atomic_lists_are_replaced() {
+        let live = apply_deployment(&json!({}), &deployment(Some(1)), "a", false).unwrap();
+        let mut sidecar = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"template": {"spec": {"containers": [{"name": "side", "image": "busybox", "args": ["x"]}]}}}});
+        let out = apply_deployment(&live, &sidecar, "b", false).unwrap();
+        let names: Vec<&str> = out["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["web", "side"]);
+        sidecar["spec"]["template"]["spec"]["containers"][0]["args"] = json!(["y", "z"]);
+        let out = apply_deployment(&out, &sidecar, "b", false).unwrap();
+        assert_eq!(
+            out["spec"]["template"]["spec"]["containers"][1]["args"],
+            json!(["y", "z"])
+        );
+    }
+
+    #[test]
+    fn custom_resources_merge_by_their_crd_list_types() {
+        let schema: &'static Value = Box::leak(Box::new(json!({"type": "object", "properties": {
+        "spec": {"type": "object", "properties": {
+            "routes": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["path"],
+                "items": {"type": "object", "properties": {"path": {"type": "string"}, "to": {"type": "string"}}}},
+        }}}})));
+        let w = |m: &str| Writer::with_schema(m, "example.com/v1", Typed::custom(schema));
+        let cr = |routes: Value| json!({"apiVersion": "example.com/v1", "kind": "Site", "metadata": {"name": "s"}, "spec": {"routes": routes}});
+        let live = apply(
+            &json!({}),
+            &cr(json!([{"path": "/", "to": "a"}])),
+            &w("one"),
+            NOW,
+        )
+        .unwrap();
+        let live = apply(
+            &live,
+            &cr(json!([{"path": "/b", "to": "b"}])),
+            &w("two"),
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(
+            live["spec"]["routes"].as_array().unwrap().len(),
+            2,
+            "{live}"
+        );
+        let err = apply(
+            &live,
+            &cr(json!([{"path": "/", "to": "changed"}])),
+            &w("two"),
+            NOW,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.message,
+            "Apply failed with 1 conflict: conflict with \"one\": .spec.routes[path=\"/\"].to"
+        );
+    }
+
+    #[test]
+    fn managed_fields_in_the_applied_configuration_are_refused() {
+        let mut applied = deployment(Some(1));
+        applied["metadata"]["managedFields"] = json!([]);
+        let err = apply_deployment(&json!({}), &applied, "a", false).unwrap_err();
+        assert_eq!(err.code, 400);
     }
 }

@@ -1,9 +1,17 @@
 //! PATCH bodies: JSON patch (RFC 6902), JSON merge patch (RFC 7386), strategic merge patch
 //! ([`strategic`], with upstream's merge keys from the OpenAPI schemas), and server-side
-//! apply ([`mod@apply`], with field ownership in `managedFields`).
+//! apply ([`mod@apply`], with field ownership in `managedFields`: [`managed_fields`] holds the
+//! field sets, [`typed`] computes them by schema, [`field_manager`] records every other
+//! write, [`conflict`] words an apply's conflicts).
 
 pub mod apply;
+pub mod conflict;
+pub mod field_manager;
+pub mod managed_fields;
 pub mod strategic;
+pub mod typed;
+
+pub use field_manager::Writer;
 
 use serde_json::Value;
 
@@ -73,6 +81,27 @@ pub fn apply(
     definition: &str,
     manager: &str,
 ) -> ApiResult<Value> {
+    let index = strategic::SchemaIndex::new(crate::documents::schemas());
+    let api_version = [patch, original]
+        .iter()
+        .find_map(|o| o.get("apiVersion").and_then(Value::as_str))
+        .unwrap_or_default();
+    let writer = Writer::with_schema(
+        manager,
+        api_version,
+        typed::Typed::new(index.definition(definition)),
+    );
+    apply_as(patch_type, original, patch, definition, &writer)
+}
+
+/// [`apply`] for a write whose manager and ownership rules `writer` holds.
+pub fn apply_as(
+    patch_type: PatchType,
+    original: &Value,
+    patch: &Value,
+    definition: &str,
+    writer: &Writer<'_>,
+) -> ApiResult<Value> {
     match patch_type {
         PatchType::Json => {
             let ops: json_patch::Patch = serde_json::from_value(patch.clone())
@@ -92,13 +121,19 @@ pub fn apply(
             strategic::apply(original, patch, index.definition(definition))
                 .map_err(|e| invalid_patch(e.to_string()))
         }
+        PatchType::Apply if writer.tracks_apply() => apply::apply(original, patch, writer, &now()),
+        // Other subresources (scale) merge an apply; the write records who changed what.
         PatchType::Apply => {
             let index = strategic::SchemaIndex::new(crate::documents::schemas());
-            let now = jiff::Timestamp::now()
-                .strftime("%Y-%m-%dT%H:%M:%SZ")
-                .to_string();
-            apply::apply(original, patch, index.definition(definition), manager, &now)
-                .map_err(|e| invalid_patch(e.to_string()))
+            let schema = typed::Typed::new(index.definition(definition));
+            Ok(apply::merge(original, patch, schema, 0))
         }
     }
+}
+
+/// The time managedFields entries are stamped with.
+pub fn now() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }

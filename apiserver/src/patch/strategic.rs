@@ -58,6 +58,11 @@ impl<'a> SchemaIndex<'a> {
         Some(SchemaNode { index: *self, raw })
     }
 
+    /// The node of a schema written out in full, such as a CRD's `openAPIV3Schema`.
+    pub fn node(&self, raw: &'a Object) -> SchemaNode<'a> {
+        SchemaNode { index: *self, raw }
+    }
+
     fn resolve_ref(&self, reference: &str) -> Option<&'a Object> {
         let name = REF_PREFIXES
             .iter()
@@ -127,6 +132,12 @@ impl<'a> SchemaNode<'a> {
             && self
                 .find(|schema| schema.get("properties")?.as_object())
                 .is_none()
+    }
+
+    /// The first `key` found here or through `$ref`/`allOf` (`properties`, `default`,
+    /// `x-kubernetes-map-type`, or the `$ref` itself), for readers other than the merge.
+    pub fn lookup(&self, key: &str) -> Option<&'a Value> {
+        self.find(|schema| schema.get(key))
     }
 
     fn at(&self, raw: &'a Object) -> SchemaNode<'a> {

@@ -47,6 +47,11 @@ pub struct WriteOptions {
     pub field_manager: Option<String>,
     /// `force` of an apply: take fields other managers own.
     pub force: bool,
+    /// The request's User-Agent, whose product names the field manager when the request
+    /// names none.
+    pub user_agent: Option<String>,
+    /// Set by server-side apply: the object's managedFields are the apply's already.
+    pub applied: bool,
     /// Fields the request body named twice (found while decoding its bytes).
     pub duplicate_fields: Vec<String>,
 }
@@ -869,6 +874,9 @@ impl Registry {
         if target.has_status() && obj.get("spec").is_some() {
             meta_mut(&mut obj)?.insert("generation".into(), json!(1));
         }
+        if !opts.applied {
+            patch::Writer::new(target, None, opts).record_update(None, &mut obj, &patch::now());
+        }
         strategy.prepare_for_create(&mut obj);
         self.validate(target, &obj, None)?;
         self.check_namespace(target).await?;
@@ -1011,7 +1019,17 @@ impl Registry {
         opts: &WriteOptions,
     ) -> ApiResult<Outcome> {
         let parsed = patch::parse(patch_type, patch_body)?;
-        let manager = opts.field_manager.as_deref().unwrap_or_default();
+        let writer = patch::Writer::new(target, subresource, opts);
+        let applied_opts;
+        let opts = if patch_type == PatchType::Apply && writer.tracks_apply() {
+            applied_opts = WriteOptions {
+                applied: true,
+                ..opts.clone()
+            };
+            &applied_opts
+        } else {
+            opts
+        };
         let mut last_err = None;
         for _ in 0..WRITE_RETRIES {
             let (kv, current) = match self.current(target, name).await {
@@ -1022,7 +1040,7 @@ impl Registry {
                     // Server-side apply creates what is missing.
                     let definition = target.resource.kind_definition();
                     let mut obj =
-                        patch::apply(patch_type, &json!({}), &parsed, &definition, manager)?;
+                        patch::apply_as(patch_type, &json!({}), &parsed, &definition, &writer)?;
                     crate::strategy::set(&mut obj, &["metadata", "name"], json!(name));
                     return self.create(target, obj, opts).await;
                 }
@@ -1033,8 +1051,10 @@ impl Registry {
                 Some("scale") => "io.k8s.api.autoscaling.v1.Scale".to_string(),
                 _ => target.resource.kind_definition(),
             };
-            let patched = patch::apply(patch_type, &view, &parsed, &definition, manager)?;
-            if let Some(rv) = meta_str(&parsed, "resourceVersion").filter(|rv| !rv.is_empty()) {
+            let patched = patch::apply_as(patch_type, &view, &parsed, &definition, &writer)?;
+            // The patched object's resourceVersion is a precondition, whichever patch set it
+            // (kubectl's managedFields migration sets it with a JSON patch).
+            if let Some(rv) = meta_str(&patched, "resourceVersion").filter(|rv| !rv.is_empty()) {
                 crate::params::parse_revision(rv)?;
                 if rv != kv.mod_revision.to_string() {
                     return Err(stale(target, name));
@@ -1065,7 +1085,11 @@ impl Registry {
         opts: &WriteOptions,
     ) -> ApiResult<Outcome> {
         let mut warnings = Vec::new();
-        let new = subresource::apply(
+        // An apply's managedFields survive a subresource keeping only its part of the body.
+        let applied_managed = opts
+            .applied
+            .then(|| body.pointer("/metadata/managedFields").cloned());
+        let mut new = subresource::apply(
             self,
             target,
             subresource,
@@ -1074,6 +1098,14 @@ impl Registry {
             opts,
             &mut warnings,
         )?;
+        if let Some(managed) = applied_managed {
+            if let Some(meta) = new.get_mut("metadata").and_then(Value::as_object_mut) {
+                match managed {
+                    Some(list) => meta.insert("managedFields".into(), list),
+                    None => meta.shift_remove("managedFields"),
+                };
+            }
+        }
         self.write_update(target, name, subresource, kv, current, new, opts, warnings)
             .await
     }
@@ -1118,12 +1150,13 @@ impl Registry {
                 }
             }
             meta.insert("resourceVersion".into(), json!(kv.mod_revision.to_string()));
-            // A write that leaves managedFields out keeps the ones the object has.
-            if !meta.contains_key("managedFields") {
-                if let Some(managed) = current.pointer("/metadata/managedFields") {
-                    meta.insert("managedFields".into(), managed.clone());
-                }
-            }
+        }
+        if !opts.applied {
+            patch::Writer::new(target, subresource, opts).record_update(
+                Some(current),
+                &mut new,
+                &patch::now(),
+            );
         }
         // Subresources change only their part; the strategy guards the main resource's.
         if subresource.is_none() {
