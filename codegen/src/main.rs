@@ -8,6 +8,7 @@
 //! so CI catches a catalogue change whose generated files were not refreshed.
 
 mod generate;
+mod scaffold;
 
 use std::path::PathBuf;
 
@@ -25,8 +26,34 @@ struct Cli {
     check: bool,
     /// The workspace root [default: the nearest directory at or above the current one that
     /// holds `codegen/Cargo.toml`]
-    #[arg(long)]
+    #[arg(long, global = true)]
     root: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Scaffold a custom resource: its type in apis/src/crds/, its registration, a
+    /// reconciler over its typed informer and a test against an in-process Keelson; then
+    /// regenerate (its CRD manifest).
+    New {
+        /// The API group, such as example.com.
+        #[arg(long)]
+        group: String,
+        /// The version, such as v1alpha1.
+        #[arg(long)]
+        version: String,
+        /// The kind, such as Widget.
+        #[arg(long)]
+        kind: String,
+        /// Whether objects live in namespaces (cluster-scoped otherwise).
+        #[arg(long)]
+        namespaced: bool,
+        /// Leave regenerating (`cargo run --bin codegen`) to the caller.
+        #[arg(long)]
+        no_regenerate: bool,
+    },
 }
 
 /// The workspace this is run in. Not the one the binary was built from: clones may share a
@@ -51,6 +78,38 @@ fn main() -> anyhow::Result<()> {
         None => find_root()?,
     };
     let root = root.canonicalize().unwrap_or(root);
+    if let Some(Command::New {
+        group,
+        version,
+        kind,
+        namespaced,
+        no_regenerate,
+    }) = cli.command
+    {
+        let new = scaffold::NewKind {
+            group,
+            version,
+            kind,
+            namespaced,
+        };
+        for path in scaffold::write(&root, &new)? {
+            println!("wrote {path}");
+        }
+        if no_regenerate {
+            return Ok(());
+        }
+        // The new type is compiled into codegen before its CRD manifest can be written.
+        let status = std::process::Command::new("cargo")
+            .args(["run", "--quiet", "--bin", "codegen", "--", "--root"])
+            .arg(&root)
+            .current_dir(&root)
+            .status()
+            .context("cannot run cargo to regenerate")?;
+        if !status.success() {
+            bail!("regenerating failed; fix the scaffold and run `cargo run --bin codegen`");
+        }
+        return Ok(());
+    }
     let files = generate::all();
     let mut stale = Vec::new();
     for file in &files {

@@ -27,7 +27,11 @@ fn check_catches_stale_and_extra_files() {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let root = tempfile::tempdir().expect("temp dir");
     let generated = root.path().join("apiserver/src/generated");
-    for dir in ["apiserver/src/generated", "reconcilers/src/generated"] {
+    for dir in [
+        "apiserver/src/generated",
+        "reconcilers/src/generated",
+        "apis/src/generated/crds",
+    ] {
         copy_dir(&workspace.join(dir), &root.path().join(dir));
     }
     let check = || {
