@@ -74,6 +74,13 @@ fn version_discovery_and_cluster_info() {
             );
         }
     }
+    // This project's own custom resources are served as built-ins.
+    for crd in keelson_apis::crds::all() {
+        expected += 1;
+        let plural = crd.spec.names.plural.as_str();
+        let row = rows.iter().find(|row| row.first() == Some(&plural));
+        assert!(row.is_some(), "api-resources lacks {plural}:\n{listed}");
+    }
     assert_eq!(
         rows.len(),
         expected,
