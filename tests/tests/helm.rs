@@ -157,3 +157,51 @@ fn install_upgrade_and_roll_back_a_local_chart() {
         assert!(err.contains("NotFound"), "{what} after uninstall: {err}");
     }
 }
+
+#[test]
+fn a_chart_that_ships_a_crd_installs_upgrades_and_uninstalls_its_objects() {
+    let k = KeelsonUp::start(&[]);
+    let helm = Helm::new(&k);
+    let chart = fixture("chart-crontab");
+    let chart = chart.to_str().expect("a UTF-8 path");
+    let crontab = |k: &KeelsonUp| json(&k.ok(&["get", "crontab", "nightly-crontab", "-o", "json"]));
+
+    let out = helm.ok(&["install", "nightly", chart]);
+    assert!(out.contains("STATUS: deployed"), "{out}");
+    let installed = crontab(&k);
+    assert_eq!(installed["spec"]["cronSpec"], "*/5 * * * *");
+    assert_eq!(installed["spec"]["replicas"], 1);
+    let table = k.ok(&["get", "ct"]);
+    assert!(
+        table.contains("nightly-crontab   */5 * * * *   1"),
+        "{table}"
+    );
+
+    let out = helm.ok(&[
+        "upgrade",
+        "nightly",
+        chart,
+        "--set",
+        "replicas=3",
+        "--set",
+        "schedule=0 * * * *",
+    ]);
+    assert!(out.contains("REVISION: 2"), "{out}");
+    let upgraded = crontab(&k);
+    assert_eq!(upgraded["spec"]["cronSpec"], "0 * * * *");
+    assert_eq!(upgraded["spec"]["replicas"], 3);
+
+    // The schema holds for what a chart renders too.
+    let refused = helm.run(&["upgrade", "nightly", chart, "--set", "replicas=11"]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("should be less than or equal to 10"), "{err}");
+
+    helm.ok(&["uninstall", "nightly"]);
+    let gone = k.kubectl(&["get", "crontab", "nightly-crontab"]);
+    assert!(!gone.status.success(), "the CronTab outlived its release");
+    // Helm keeps the CRDs of crds/ on uninstall, by design: the type stays served.
+    assert!(k
+        .ok(&["get", "crd", "crontabs.stable.example.com"])
+        .contains("crontabs"));
+}
