@@ -304,3 +304,69 @@ fn a_webhook_conversion_is_refused_with_a_clear_message() {
         "{err}"
     );
 }
+
+const TWO_VERSIONS: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: crontabs.stable.example.com
+spec:
+  group: stable.example.com
+  scope: Namespaced
+  names: {plural: crontabs, kind: CronTab}
+  versions:
+    - name: v1beta1
+      served: true
+      storage: false
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec: {type: object, properties: {cronSpec: {type: string}}}
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec: {type: object, properties: {cronSpec: {type: string}}}
+    - name: v1alpha1
+      served: false
+      storage: false
+      schema:
+        openAPIV3Schema: {type: object}
+"#;
+
+#[test]
+fn several_versions_are_served_over_one_storage_version() {
+    let k = KeelsonUp::start(&["--controllers=*,-foo-controller"]);
+    k.ok_stdin(&["apply", "-f", "-"], TWO_VERSIONS);
+    k.ok(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/crontabs.stable.example.com",
+    ]);
+    let beta = "/apis/stable.example.com/v1beta1/namespaces/default/crontabs";
+    let made = r#"{"apiVersion":"stable.example.com/v1beta1","kind":"CronTab","metadata":{"name":"nightly"},"spec":{"cronSpec":"0 0 * * *"}}"#;
+    k.ok_stdin(&["create", "-f", "-"], made);
+    // Read at either served version; kubectl prefers v1, the newest GA one.
+    let v1 = get_json(&k, &["crontab", "nightly"]);
+    assert_eq!(v1["apiVersion"], "stable.example.com/v1");
+    assert_eq!(v1["spec"]["cronSpec"], "0 0 * * *");
+    let old: serde_json::Value =
+        serde_json::from_str(&k.ok(&["get", "--raw", &format!("{beta}/nightly")])).expect("JSON");
+    assert_eq!(old["apiVersion"], "stable.example.com/v1beta1");
+    let crd = get_json(&k, &["crd", "crontabs.stable.example.com"]);
+    assert_eq!(crd["status"]["storedVersions"], serde_json::json!(["v1"]));
+    // A version that is not served is not there.
+    let err = k.fails(&[
+        "get",
+        "--raw",
+        "/apis/stable.example.com/v1alpha1/namespaces/default/crontabs",
+    ]);
+    assert!(err.contains("NotFound") || err.contains("could not find"), "{err}");
+    let group: serde_json::Value =
+        serde_json::from_str(&k.ok(&["get", "--raw", "/apis/stable.example.com"])).expect("JSON");
+    assert_eq!(group["preferredVersion"]["version"], "v1");
+}
