@@ -485,14 +485,9 @@ fn as_table(target: &Target<'_>, value: &Value, include_object: &str) -> Value {
         }
     };
     match target.resource.printer {
-        Printer::Builtin => crate::table::table(
-            target.resource.group(),
-            target.resource.plural(),
-            &objects,
-            meta,
-            include_object,
-            now,
-        ),
+        Printer::Builtin(printer) => {
+            crate::table::table(printer, &objects, meta, include_object, now)
+        }
         Printer::Columns(columns) => {
             crate::table::custom_table(columns, &objects, meta, include_object, now)
         }

@@ -19,7 +19,7 @@ pub fn builtin() -> &'static [Descriptor] {
                     storage_prefix: route.storage_prefix,
                     strategy: crate::strategy::of(route.group, route.plural),
                     conversion: Conversion::of(route.group, route.version, route.plural),
-                    printer: Printer::Builtin,
+                    printer: Printer::Builtin(crate::table::printer_of(route.group, route.plural)),
                     definition: (resource.kind.definition)(),
                     schema: None,
                 })

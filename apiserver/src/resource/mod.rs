@@ -31,8 +31,9 @@ pub enum Decoding {
 
 /// How rows of a Table are printed.
 pub enum Printer {
-    /// The built-in printer of the resource (`crate::table`), or the default columns.
-    Builtin,
+    /// The built-in printer of the resource (`crate::table::printer_of`), or the default
+    /// columns.
+    Builtin(&'static dyn crate::table::Printer),
     /// A CRD's `additionalPrinterColumns`.
     Columns(&'static [crate::table::CustomColumn]),
 }
