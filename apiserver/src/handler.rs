@@ -21,6 +21,7 @@ use crate::registry::{FieldValidation, Outcome, Target, WriteOptions};
 use crate::request::{self, ResourceRequest, Verb};
 use crate::resource::Printer;
 use crate::status::{ApiError, ApiResult};
+use crate::strategy::CreateAction;
 use crate::watch::{self, WatchObject, WatchOptions};
 use crate::ApiServerState;
 
@@ -636,19 +637,18 @@ async fn resource(
         Verb::Create => {
             let opts = body_write_options(query, content_type, &body)?;
             let body = codec::decode_body(content_type, &body)?;
-            if sub == Some("token") && resource.plural() == "serviceaccounts" {
-                let outcome = crate::token_request::create(state, &target, name, body).await?;
-                return Ok(outcome_response(outcome, format, &target));
-            }
-            if crate::reviews::is_review(resource.group(), resource.plural()) {
-                let reviewed =
-                    crate::reviews::review(state, user, resource.group(), resource.plural(), body)
-                        .await?;
-                return Ok(json_response(201, &reviewed));
-            }
-            match (resource.plural(), sub) {
-                // The legacy `bindings` collection binds the pod its body names.
-                ("bindings", None) => {
+            match target.strategy().on_create(sub) {
+                CreateAction::Store => {}
+                CreateAction::TokenRequest => {
+                    let outcome = crate::token_request::create(state, &target, name, body).await?;
+                    return Ok(outcome_response(outcome, format, &target));
+                }
+                CreateAction::Review(review) => {
+                    let reviewed =
+                        crate::reviews::review(state, user, review, resource.group(), body).await?;
+                    return Ok(json_response(201, &reviewed));
+                }
+                CreateAction::BindNamedPod => {
                     let pod_name = body
                         .pointer("/metadata/name")
                         .and_then(Value::as_str)
@@ -661,23 +661,23 @@ async fn resource(
                         .await?;
                     return Ok(json_response(201, &success_status(201)));
                 }
-                ("pods", Some("binding")) => {
+                CreateAction::Bind => {
                     registry.update(&target, name, sub, body, &opts).await?;
                     return Ok(json_response(201, &success_status(201)));
                 }
-                ("pods", Some("eviction")) => {
+                CreateAction::Evict => {
                     crate::eviction::admit(registry, &target, name, &opts).await?;
                     let options = body.get("deleteOptions").cloned().unwrap_or(json!({}));
                     registry.delete(&target, name, &options, &opts).await?;
                     return Ok(json_response(201, &success_status(201)));
                 }
-                (_, Some(other)) => {
+                CreateAction::NotAllowed => {
                     return Err(ApiError::method_not_allowed(format!(
-                        "creating {}/{other} is not supported",
-                        request.resource
+                        "creating {}/{} is not supported",
+                        request.resource,
+                        sub.unwrap_or_default()
                     )))
                 }
-                (_, None) => {}
             }
             let outcome = registry.create(&target, body, &opts).await?;
             Ok(outcome_response(outcome, format, &target))

@@ -8,21 +8,19 @@ use crate::auth::{self, User};
 use crate::status::{ApiError, ApiResult};
 use crate::ApiServerState;
 
-/// Whether a resource is a review.
-pub fn is_review(group: &str, plural: &str) -> bool {
-    matches!(
-        (group, plural),
-        (
-            "authentication.k8s.io",
-            "tokenreviews" | "selfsubjectreviews"
-        ) | (
-            "authorization.k8s.io",
-            "subjectaccessreviews"
-                | "localsubjectaccessreviews"
-                | "selfsubjectaccessreviews"
-                | "selfsubjectrulesreviews"
-        )
-    )
+/// The question a review asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Review {
+    /// TokenReview: is this token valid, and whose is it.
+    Token,
+    /// SelfSubjectReview: who am I.
+    SelfSubject,
+    /// SubjectAccessReview and LocalSubjectAccessReview: may this other user do this.
+    SubjectAccess,
+    /// SelfSubjectAccessReview: may I do this.
+    SelfSubjectAccess,
+    /// SelfSubjectRulesReview: what may I do.
+    SelfSubjectRules,
 }
 
 fn user_info(user: &User) -> Value {
@@ -39,15 +37,15 @@ fn user_info(user: &User) -> Value {
 pub async fn review(
     state: &ApiServerState,
     caller: &User,
+    review: Review,
     group: &str,
-    plural: &str,
     mut body: Value,
 ) -> ApiResult<Value> {
     if !body.is_object() {
         return Err(ApiError::bad_request("a review must be a JSON object"));
     }
-    let status = match plural {
-        "tokenreviews" => {
+    let status = match review {
+        Review::Token => {
             let token = body
                 .pointer("/spec/token")
                 .and_then(Value::as_str)
@@ -77,9 +75,9 @@ pub async fn review(
                 }),
             }
         }
-        "selfsubjectreviews" => json!({ "userInfo": user_info(caller) }),
-        "selfsubjectaccessreviews" => access(caller, state.authorization_mode),
-        "selfsubjectrulesreviews" => {
+        Review::SelfSubject => json!({ "userInfo": user_info(caller) }),
+        Review::SelfSubjectAccess => access(caller, state.authorization_mode),
+        Review::SelfSubjectRules => {
             if auth::authorized(caller, state.authorization_mode) {
                 json!({
                     "resourceRules": [{ "verbs": ["*"], "apiGroups": ["*"], "resources": ["*"] }],
@@ -90,8 +88,7 @@ pub async fn review(
                 json!({ "resourceRules": [], "nonResourceRules": [], "incomplete": false })
             }
         }
-        _ => {
-            // subjectaccessreviews and localsubjectaccessreviews ask about another user.
+        Review::SubjectAccess => {
             let spec = body.get("spec").cloned().unwrap_or(Value::Null);
             let subject = User {
                 name: spec

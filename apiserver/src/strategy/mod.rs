@@ -16,6 +16,7 @@ mod namespaces;
 mod network_policies;
 mod nodes;
 mod pods;
+mod reviews;
 mod rules;
 mod services;
 mod volumes;
@@ -158,10 +159,36 @@ pub trait Strategy: Send + Sync {
     /// Drops the fields of a decoded body the resource's schema does not know (custom
     /// resources; typed decoding already drops them for built-ins).
     fn prune(&self, _obj: &mut Value) {}
+    /// What a POST to the resource, or to one of its subresources, does.
+    fn on_create(&self, subresource: Option<&str>) -> CreateAction {
+        match subresource {
+            None => CreateAction::Store,
+            Some(_) => CreateAction::NotAllowed,
+        }
+    }
     /// Where the `scale` subresource reads and writes its fields.
     fn scale(&self) -> ScalePaths {
         ScalePaths::REPLICAS
     }
+}
+
+/// What a POST does, beyond storing a new object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CreateAction {
+    /// Creates the object.
+    Store,
+    /// Answers a question in the body's `status`, storing nothing.
+    Review(crate::reviews::Review),
+    /// Issues a service-account token (`serviceaccounts/token`).
+    TokenRequest,
+    /// Binds the pod of the path to a node (`pods/binding`).
+    Bind,
+    /// Binds the pod the body names (the legacy `bindings` collection).
+    BindNamedPod,
+    /// Evicts the pod of the path, as its disruption budgets allow (`pods/eviction`).
+    Evict,
+    /// The subresource cannot be created.
+    NotAllowed,
 }
 
 /// The fields behind a resource's `scale` subresource, as JSON pointers.
@@ -212,6 +239,14 @@ pub fn of(group: &str, plural: &str) -> &'static dyn Strategy {
         ("networking.k8s.io", "ingresses") => &ingresses::Ingresses,
         ("networking.k8s.io", "ingressclasses") => &ingresses::IngressClasses,
         ("apiextensions.k8s.io", "customresourcedefinitions") => &crds::CustomResourceDefinitions,
+        ("", "serviceaccounts") => &SERVICE_ACCOUNTS,
+        ("", "bindings") => &BINDINGS,
+        ("authentication.k8s.io", "tokenreviews") => &reviews::TOKEN,
+        ("authentication.k8s.io", "selfsubjectreviews") => &reviews::SELF_SUBJECT,
+        ("authorization.k8s.io", "subjectaccessreviews") => &reviews::SUBJECT_ACCESS,
+        ("authorization.k8s.io", "localsubjectaccessreviews") => &reviews::SUBJECT_ACCESS,
+        ("authorization.k8s.io", "selfsubjectaccessreviews") => &reviews::SELF_SUBJECT_ACCESS,
+        ("authorization.k8s.io", "selfsubjectrulesreviews") => &reviews::SELF_SUBJECT_RULES,
         _ => &Generic,
     }
 }
@@ -225,6 +260,31 @@ static RBAC: Rbac = Rbac;
 impl Strategy for Rbac {
     fn name_rule(&self) -> NameRule {
         NameRule::PathSegment
+    }
+}
+
+/// ServiceAccounts: generic, and a POST to `token` issues one of its tokens.
+struct ServiceAccounts;
+static SERVICE_ACCOUNTS: ServiceAccounts = ServiceAccounts;
+impl Strategy for ServiceAccounts {
+    fn on_create(&self, subresource: Option<&str>) -> CreateAction {
+        match subresource {
+            None => CreateAction::Store,
+            Some("token") => CreateAction::TokenRequest,
+            Some(_) => CreateAction::NotAllowed,
+        }
+    }
+}
+
+/// The legacy `bindings` collection: a POST binds the pod the body names.
+struct Bindings;
+static BINDINGS: Bindings = Bindings;
+impl Strategy for Bindings {
+    fn on_create(&self, subresource: Option<&str>) -> CreateAction {
+        match subresource {
+            None => CreateAction::BindNamedPod,
+            Some(_) => CreateAction::NotAllowed,
+        }
     }
 }
 

@@ -138,6 +138,14 @@ impl Strategy for PodTemplates {
 
 pub struct Pods;
 impl Strategy for Pods {
+    fn on_create(&self, subresource: Option<&str>) -> super::CreateAction {
+        match subresource {
+            None => super::CreateAction::Store,
+            Some("binding") => super::CreateAction::Bind,
+            Some("eviction") => super::CreateAction::Evict,
+            Some(_) => super::CreateAction::NotAllowed,
+        }
+    }
     fn default(&self, obj: &mut Value) {
         if let Some(spec) = obj.get_mut("spec") {
             default_pod_spec(spec);
