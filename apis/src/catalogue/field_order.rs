@@ -1,6 +1,11 @@
 //! Upstream Kubernetes v1.35's JSON field order per OpenAPI definition: Go's encoding/json writes struct fields in declaration order (embedded inline structs expanded in place), which clients and people reading `-o json` see. Facts from the `generated.proto` / `types.go` files at tag v0.35.0 of k8s.io/api, k8s.io/apimachinery, k8s.io/apiextensions-apiserver and k8s.io/kube-aggregator.
 //!
 //! Sorted by definition name (for binary search).
+//!
+//! Kept right by: `catalogue::proto_source::field_order_follows_generated_proto_declaration_order`
+//! (go-to-protobuf writes fields in Go declaration order, so the text order of
+//! `apis/data/proto/` checks every definition that has a message; `Table*` and `version.Info`
+//! have none and are hand-kept).
 #[rustfmt::skip]
 pub(crate) const FIELD_ORDER: &[(&str, &[&str])] = &[
     ("io.k8s.api.admission.v1.AdmissionRequest", &["uid", "kind", "resource", "subResource", "requestKind", "requestResource", "requestSubResource", "name", "namespace", "operation", "userInfo", "object", "oldObject", "dryRun", "options"]),

@@ -13,6 +13,10 @@ pub struct KindType {
     pub group: &'static str,
     pub version: &'static str,
     pub kind: &'static str,
+    /// `k8s_openapi::Resource::URL_PATH_SEGMENT`: the plural, or the subresource's name.
+    pub url_path_segment: &'static str,
+    /// Whether `k8s_openapi::Resource::Scope` is the namespace scope.
+    pub namespaced: bool,
     /// The OpenAPI definition name, such as `io.k8s.api.apps.v1.Deployment`.
     pub definition: fn() -> std::borrow::Cow<'static, str>,
     /// Adds the kind's schema (and everything it references) to a generator.
@@ -23,6 +27,20 @@ pub struct KindType {
     /// The Rust type's path, such as `k8s_openapi::api::apps::v1::Deployment` (what
     /// generated code names it by).
     pub rust_type: fn() -> &'static str,
+}
+
+/// The scope of a k8s-openapi type as a value.
+trait ScopeValue {
+    const NAMESPACED: bool;
+}
+impl ScopeValue for k8s_openapi::NamespaceResourceScope {
+    const NAMESPACED: bool = true;
+}
+impl ScopeValue for k8s_openapi::ClusterResourceScope {
+    const NAMESPACED: bool = false;
+}
+impl ScopeValue for k8s_openapi::SubResourceScope {
+    const NAMESPACED: bool = false;
 }
 
 fn schema_of<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
@@ -44,6 +62,8 @@ macro_rules! kinds {
                 group: <$t as k8s_openapi::Resource>::GROUP,
                 version: <$t as k8s_openapi::Resource>::VERSION,
                 kind: <$t as k8s_openapi::Resource>::KIND,
+                url_path_segment: <$t as k8s_openapi::Resource>::URL_PATH_SEGMENT,
+                namespaced: <<$t as k8s_openapi::Resource>::Scope as ScopeValue>::NAMESPACED,
                 definition: <$t as JsonSchema>::schema_name,
                 schema: schema_of::<$t>,
                 normalize: normalize_as::<$t>,

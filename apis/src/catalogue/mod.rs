@@ -4,6 +4,10 @@
 mod field_order;
 pub mod kinds;
 mod patch_meta;
+#[cfg(test)]
+mod patch_meta_source;
+#[cfg(test)]
+mod proto_source;
 mod protobuf_fields;
 mod upstream;
 
@@ -257,6 +261,34 @@ mod tests {
                 );
             }
         }
+    }
+
+    // upstream.rs is hand-kept; its names and scope must be those of k8s-openapi's v1.35
+    // types, which are generated from upstream's OpenAPI document.
+    #[test]
+    fn upstream_plural_and_scope_agree_with_k8s_openapi() {
+        let mut wrong = Vec::new();
+        for r in upstream::RESOURCES {
+            let Some(kind) = kind_type(r.group, r.version, r.kind) else {
+                continue; // every_upstream_resource_has_a_type reports it
+            };
+            if (r.plural, r.namespaced) != (kind.url_path_segment, kind.namespaced) {
+                wrong.push(format!(
+                    "{}/{} {}: plural {} namespaced {}, k8s-openapi {} {}",
+                    r.group,
+                    r.version,
+                    r.kind,
+                    r.plural,
+                    r.namespaced,
+                    kind.url_path_segment,
+                    kind.namespaced
+                ));
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "upstream.rs disagrees with k8s-openapi: {wrong:#?}"
+        );
     }
 
     #[test]

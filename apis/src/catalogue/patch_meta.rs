@@ -6,6 +6,9 @@
 //! group-versions served by default plus apiextensions, apiregistration and io.k8s.apimachinery types.
 //! An entry with an empty `property` describes the definition itself (object-level
 //! `x-kubernetes-map-type`, e.g. `atomic` structs such as `LabelSelector`).
+//!
+//! Kept right by: `catalogue::patch_meta_source::patch_meta_equals_upstream_swagger_extensions`,
+//! against `apis/data/patch-meta-v1.35.json` (written by `apis/data/patch-meta.sh <swagger.json>`).
 use super::FieldMergeMeta;
 pub(crate) const FIELDS: &[FieldMergeMeta] = &[
     FieldMergeMeta { definition: "io.k8s.api.admissionregistration.v1.MatchResources", property: "", patch_strategy: None, patch_merge_key: None, list_type: None, list_map_keys: &[], map_type: Some("atomic") },

@@ -15,6 +15,12 @@
 //!   on the wire only when set, so their zero values (`replicas: 0`) are kept.
 //!
 //! Sorted by message name (for binary search), fields by number.
+//!
+//! Kept right by: `catalogue::proto_source::protobuf_fields_agree_with_generated_proto`
+//! (numbers, types, repetition and names against `apis/data/proto/`, which
+//! `apis/data/proto/fetch.sh` copies from the v0.35.0 tags) and
+//! `every_referenced_proto_message_is_in_the_table`. Hand-kept from `types*.go`: `omit_empty`
+//! and which fields are inline embeddings (empty `json_name`), which the protos do not say.
 use super::{ProtoField, ProtoKind, ProtoMessage};
 
 #[rustfmt::skip]

@@ -9,6 +9,11 @@
 //! from upstream's `api/discovery/api__v1.json`). Singular names, short names and categories
 //! from upstream's `api/discovery/` fixtures (aggregated_v2.json of the v1.33 era and
 //! api__v1.json); none of these changed for these resources up to v1.35.
+//!
+//! Kept right by: `catalogue::tests::upstream_plural_and_scope_agree_with_k8s_openapi`
+//! (kind, plural and scope against k8s-openapi's v1.35 types). Hand-kept: singular names,
+//! verbs, short names, categories and subresources, which k8s-openapi does not carry and
+//! whose discovery fixtures live only in kubernetes/kubernetes (too large to vendor here).
 
 use super::{Subresource, UpstreamResource};
 
