@@ -5,7 +5,7 @@
 //! quirks) and apiextensions' conversion of those errors to field errors; list-type and
 //! embedded-resource checks follow their own upstream passes and come after it.
 //!
-//! Layout: this file holds [`Structural`], the compiled [`Node`] tree every pass walks,
+//! Layout: this file holds [`Structural`], the compiled `Node` tree every pass walks,
 //! and the path spellings they share. `parse` builds the tree (or refuses the schema),
 //! `prune` and `defaults` rewrite objects, `validate` runs kube-openapi's keyword
 //! checks (with `numbers` for the numeric keywords, `formats` for `format`, `fault` for
