@@ -365,7 +365,10 @@ fn several_versions_are_served_over_one_storage_version() {
         "--raw",
         "/apis/stable.example.com/v1alpha1/namespaces/default/crontabs",
     ]);
-    assert!(err.contains("NotFound") || err.contains("could not find"), "{err}");
+    assert!(
+        err.contains("NotFound") || err.contains("could not find"),
+        "{err}"
+    );
     let group: serde_json::Value =
         serde_json::from_str(&k.ok(&["get", "--raw", "/apis/stable.example.com"])).expect("JSON");
     assert_eq!(group["preferredVersion"]["version"], "v1");

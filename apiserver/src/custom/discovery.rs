@@ -7,6 +7,13 @@ use serde_json::{json, Value};
 
 use crate::resource::Descriptor;
 
+/// Sets `key` of a JSON object (a no-op on anything else).
+fn put(obj: &mut Value, key: &str, value: Value) {
+    if let Some(map) = obj.as_object_mut() {
+        map.insert(key.to_string(), value);
+    }
+}
+
 /// Upstream's version priority: GA before beta before alpha, higher numbers first, and
 /// versions that do not look like Kubernetes versions last, alphabetically.
 pub fn version_priority(a: &str, b: &str) -> Ordering {
@@ -90,10 +97,10 @@ pub fn resource_list(custom: &[&'static Descriptor], group: &str, version: &str)
             "verbs": d.facts.verbs,
         });
         if !d.facts.short_names.is_empty() {
-            entry["shortNames"] = json!(d.facts.short_names);
+            put(&mut entry, "shortNames", json!(d.facts.short_names));
         }
         if !d.facts.categories.is_empty() {
-            entry["categories"] = json!(d.facts.categories);
+            put(&mut entry, "categories", json!(d.facts.categories));
         }
         resources.push(entry);
         for sub in d.facts.subresources {
@@ -105,8 +112,8 @@ pub fn resource_list(custom: &[&'static Descriptor], group: &str, version: &str)
                 "verbs": sub.verbs,
             });
             if sub.group != d.group() {
-                entry["group"] = json!(sub.group);
-                entry["version"] = json!(sub.version);
+                put(&mut entry, "group", json!(sub.group));
+                put(&mut entry, "version", json!(sub.version));
             }
             resources.push(entry);
         }
@@ -155,10 +162,10 @@ fn aggregated_resource(d: &Descriptor) -> Value {
         "verbs": d.facts.verbs,
     });
     if !d.facts.short_names.is_empty() {
-        entry["shortNames"] = json!(d.facts.short_names);
+        put(&mut entry, "shortNames", json!(d.facts.short_names));
     }
     if !d.facts.categories.is_empty() {
-        entry["categories"] = json!(d.facts.categories);
+        put(&mut entry, "categories", json!(d.facts.categories));
     }
     let subresources: Vec<Value> = d
         .facts
@@ -173,7 +180,7 @@ fn aggregated_resource(d: &Descriptor) -> Value {
         })
         .collect();
     if !subresources.is_empty() {
-        entry["subresources"] = json!(subresources);
+        put(&mut entry, "subresources", json!(subresources));
     }
     entry
 }

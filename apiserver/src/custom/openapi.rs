@@ -27,8 +27,12 @@ fn operation(id: &str, kind: &Value, query: &[&str], body: Option<&str>, answer:
         "x-kubernetes-group-version-kind": kind,
     });
     if let Some(body) = body {
-        op["requestBody"] =
-            json!({"content": {body: {"schema": reference(answer)}}, "required": true});
+        if let Some(map) = op.as_object_mut() {
+            map.insert(
+                "requestBody".into(),
+                json!({"content": {body: {"schema": reference(answer)}}, "required": true}),
+            );
+        }
     }
     op
 }

@@ -88,8 +88,8 @@ impl CustomStrategy {
             .map(|o| {
                 o.iter()
                     .filter(|(k, _)| {
-                        !matches!(k.as_str(), "metadata" | "apiVersion" | "kind")
-                            && !(self.has_status && k.as_str() == "status")
+                        !(matches!(k.as_str(), "metadata" | "apiVersion" | "kind")
+                            || self.has_status && k.as_str() == "status")
                     })
                     .collect()
             })

@@ -139,7 +139,7 @@ fn validate_versions(obj: &Value, causes: &mut Vec<Cause>) {
     if versions.is_empty() {
         causes.push(Cause::invalid(
             "spec.versions",
-            &json!(versions),
+            json!(versions),
             "must have exactly one version marked as storage version",
         ));
         return;
@@ -151,7 +151,7 @@ fn validate_versions(obj: &Value, causes: &mut Vec<Cause>) {
     if storage != 1 {
         causes.push(Cause::invalid(
             "spec.versions",
-            &json!(versions),
+            json!(versions),
             "must have exactly one version marked as storage version",
         ));
     }
@@ -161,7 +161,7 @@ fn validate_versions(obj: &Value, causes: &mut Vec<Cause>) {
     {
         causes.push(Cause::invalid(
             "spec.versions",
-            &json!(versions),
+            json!(versions),
             "must have at least one served version",
         ));
     }

@@ -73,7 +73,7 @@ impl JsonPath {
                 Step::Filter(field, value) => node.as_array()?.iter().find(|item| {
                     item.get(field).is_some_and(|v| match v {
                         Value::String(s) => s == value,
-                        other => other.to_string() == *value,
+                        other => other.to_string().as_str() == value.as_str(),
                     })
                 })?,
             };

@@ -35,21 +35,21 @@ pub enum Step {
 }
 
 /// The Deployment a Foo asks for, owned by it.
-pub fn desired_deployment(foo: &Foo) -> Option<Deployment> {
-    let owner = foo.controller_owner_ref(&())?;
+pub fn desired_deployment(sample: &Foo) -> Option<Deployment> {
+    let owner = sample.controller_owner_ref(&())?;
     let labels = BTreeMap::from([
         ("app".to_string(), "nginx".to_string()),
-        ("controller".to_string(), foo.name_any()),
+        ("controller".to_string(), sample.name_any()),
     ]);
     Some(Deployment {
         metadata: ObjectMeta {
-            name: Some(foo.spec.deployment_name.clone()),
-            namespace: foo.namespace(),
+            name: Some(sample.spec.deployment_name.clone()),
+            namespace: sample.namespace(),
             owner_references: Some(vec![owner]),
             ..Default::default()
         },
         spec: Some(DeploymentSpec {
-            replicas: Some(foo.spec.replicas),
+            replicas: Some(sample.spec.replicas),
             selector: LabelSelector {
                 match_labels: Some(labels.clone()),
                 ..Default::default()
@@ -75,12 +75,12 @@ pub fn desired_deployment(foo: &Foo) -> Option<Deployment> {
 }
 
 /// What to do about a Foo, given the Deployment of its name if there is one.
-pub fn next_step(foo: &Foo, existing: Option<&Deployment>) -> Step {
-    if foo.spec.deployment_name.is_empty() || foo.namespace().is_none() {
+pub fn next_step(sample: &Foo, existing: Option<&Deployment>) -> Step {
+    if sample.spec.deployment_name.is_empty() || sample.namespace().is_none() {
         return Step::Nothing;
     }
     let Some(deployment) = existing else {
-        return match desired_deployment(foo) {
+        return match desired_deployment(sample) {
             Some(d) => Step::Create(Box::new(d)),
             None => Step::Nothing,
         };
@@ -88,16 +88,16 @@ pub fn next_step(foo: &Foo, existing: Option<&Deployment>) -> Step {
     let ours = deployment
         .owner_references()
         .iter()
-        .any(|o| o.controller == Some(true) && Some(&o.uid) == foo.meta().uid.as_ref());
+        .any(|o| o.controller == Some(true) && Some(&o.uid) == sample.meta().uid.as_ref());
     if !ours {
         return Step::NotOurs(format!(
             "Resource {:?} already exists and is not managed by Foo",
-            foo.spec.deployment_name
+            sample.spec.deployment_name
         ));
     }
     let replicas = deployment.spec.as_ref().and_then(|s| s.replicas);
-    if replicas != Some(foo.spec.replicas) {
-        return Step::Scale(foo.spec.replicas);
+    if replicas != Some(sample.spec.replicas) {
+        return Step::Scale(sample.spec.replicas);
     }
     Step::Report(
         deployment
@@ -116,21 +116,21 @@ impl Reconciler for Foos {
         controller.owns_shared_stream(ctx.informers.get::<Deployment>().subscribe())
     }
 
-    async fn reconcile(&self, foo: Arc<Foo>, ctx: Arc<Context>) -> Result<Action, Error> {
-        let Some(namespace) = foo.namespace() else {
+    async fn reconcile(&self, sample: Arc<Foo>, ctx: Arc<Context>) -> Result<Action, Error> {
+        let Some(namespace) = sample.namespace() else {
             return Ok(Action::await_change());
         };
-        if foo.meta().deletion_timestamp.is_some() {
+        if sample.meta().deletion_timestamp.is_some() {
             return Ok(Action::await_change());
         }
         let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &namespace);
-        let name = foo.spec.deployment_name.clone();
+        let name = sample.spec.deployment_name.clone();
         let existing = ctx
             .informers
             .get::<Deployment>()
             .store()
             .find(|d| d.namespace().as_deref() == Some(&namespace) && d.name_any() == name);
-        match next_step(&foo, existing.as_deref()) {
+        match next_step(&sample, existing.as_deref()) {
             Step::Nothing => Ok(Action::await_change()),
             Step::Create(deployment) => {
                 match deployments
@@ -146,7 +146,7 @@ impl Reconciler for Foos {
                 let recorder = ctx.recorder(Self::NAME);
                 super::publish(
                     &recorder,
-                    &foo.object_ref(&()),
+                    &sample.object_ref(&()),
                     EventType::Warning,
                     "ErrResourceExists",
                     message.clone(),
@@ -162,7 +162,7 @@ impl Reconciler for Foos {
                 Ok(Action::await_change())
             }
             Step::Report(available) => {
-                let current = foo.status.as_ref().map(|s| s.available_replicas);
+                let current = sample.status.as_ref().map(|s| s.available_replicas);
                 if current != Some(available) {
                     let foos: Api<Foo> = Api::namespaced(ctx.client.clone(), &namespace);
                     let status = FooStatus {
@@ -170,7 +170,7 @@ impl Reconciler for Foos {
                     };
                     let patch = serde_json::json!({"status": status});
                     foos.patch_status(
-                        &foo.name_any(),
+                        &sample.name_any(),
                         &PatchParams::default(),
                         &Patch::Merge(&patch),
                     )
@@ -178,7 +178,7 @@ impl Reconciler for Foos {
                     let recorder = ctx.recorder(Self::NAME);
                     super::publish(
                         &recorder,
-                        &foo.object_ref(&()),
+                        &sample.object_ref(&()),
                         EventType::Normal,
                         "Synced",
                         "Foo synced successfully".into(),
