@@ -1,11 +1,11 @@
 //! How subresources see and change their object: `status` (the object; only its status
-//! changes), `scale` (an `autoscaling/v1` Scale of `spec.replicas`), `finalize` (namespace
-//! `spec.finalizers`), `binding` (a pod's node), `ephemeralcontainers` (only additions),
-//! `resize` (container resources), `approval` (a CSR's conditions).
+//! changes) and `scale` (an `autoscaling/v1` Scale of the replicas the strategy points at)
+//! for every resource; a resource's own subresources (a pod's `binding`, a namespace's
+//! `finalize`...) are its strategy's `write_subresource`.
 
 use serde_json::{json, Value};
 
-use super::{meta_str, Registry, Target, WriteOptions};
+use super::{Registry, Target, WriteOptions};
 use crate::status::{ApiError, ApiResult, Cause};
 
 pub fn view(target: &Target<'_>, sub: Option<&str>, obj: &Value) -> ApiResult<Value> {
@@ -129,121 +129,6 @@ pub fn apply(
             }
             Ok(new)
         }
-        Some("finalize") if target.resource.plural() == "namespaces" => {
-            let decoded = registry.decode_object(target, body, opts, warnings)?;
-            let mut new = current.clone();
-            let finalizers = decoded
-                .pointer("/spec/finalizers")
-                .cloned()
-                .unwrap_or(json!([]));
-            crate::strategy::set(&mut new, &["spec"], json!({ "finalizers": finalizers }));
-            Ok(new)
-        }
-        // Only ephemeral containers may be added; the rest of the pod stays as it was.
-        Some("ephemeralcontainers") if target.resource.plural() == "pods" => {
-            let decoded = registry.decode_object(target, body, opts, warnings)?;
-            take_part(
-                current,
-                &decoded,
-                &["spec", "ephemeralContainers"],
-                check_ephemeral_containers,
-            )
-        }
-        // An in-place resize changes only the containers' resources.
-        Some("resize") if target.resource.plural() == "pods" => {
-            let decoded = registry.decode_object(target, body, opts, warnings)?;
-            let mut new = current.clone();
-            for list in ["containers", "initContainers"] {
-                let wanted = decoded
-                    .pointer(&format!("/spec/{list}"))
-                    .and_then(Value::as_array);
-                let Some(containers) = new
-                    .pointer_mut(&format!("/spec/{list}"))
-                    .and_then(Value::as_array_mut)
-                else {
-                    continue;
-                };
-                for container in containers {
-                    let name = container.get("name").cloned();
-                    let resources = wanted
-                        .into_iter()
-                        .flatten()
-                        .find(|c| c.get("name") == name.as_ref())
-                        .and_then(|c| c.get("resources"))
-                        .cloned();
-                    if let Some(resources) = resources {
-                        crate::strategy::set(container, &["resources"], resources);
-                    }
-                }
-            }
-            Ok(new)
-        }
-        // Approval changes only the conditions (Approved, Denied, Failed).
-        Some("approval") if target.resource.plural() == "certificatesigningrequests" => {
-            let decoded = registry.decode_object(target, body, opts, warnings)?;
-            take_part(current, &decoded, &["status", "conditions"], check_approval)
-        }
-        Some("binding") if target.resource.plural() == "pods" => {
-            let node = body
-                .pointer("/target/name")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            if node.is_empty() {
-                return Err(ApiError::invalid(
-                    "Binding",
-                    "",
-                    target.kind(),
-                    vec![Cause::required("target.name")],
-                ));
-            }
-            let assigned = current
-                .pointer("/spec/nodeName")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            if !assigned.is_empty() {
-                let name = meta_str(current, "name").unwrap_or("");
-                return Err(ApiError::conflict(
-                    "",
-                    "pods",
-                    name,
-                    &format!("pod {name} is already assigned to node \"{assigned}\""),
-                ));
-            }
-            let name = meta_str(current, "name").unwrap_or("");
-            if current.pointer("/metadata/deletionTimestamp").is_some() {
-                return Err(ApiError::conflict(
-                    "",
-                    "pods",
-                    name,
-                    &format!("pod {name} is being deleted, cannot be assigned to a host"),
-                ));
-            }
-            let gated = current
-                .pointer("/spec/schedulingGates")
-                .and_then(Value::as_array)
-                .is_some_and(|g| !g.is_empty());
-            if gated {
-                return Err(ApiError::conflict(
-                    "",
-                    "pods",
-                    name,
-                    &format!("pod {name} has non-empty .spec.schedulingGates"),
-                ));
-            }
-            let mut new = current.clone();
-            crate::strategy::set(&mut new, &["spec", "nodeName"], json!(node));
-            // The binding's annotations are the pod's too.
-            if let Some(annotations) = body
-                .pointer("/metadata/annotations")
-                .and_then(Value::as_object)
-            {
-                for (k, v) in annotations {
-                    crate::strategy::set(&mut new, &["metadata", "annotations", k], v.clone());
-                }
-            }
-            scheduled(&mut new);
-            Ok(new)
-        }
         Some("scale") => {
             let replicas = body.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
             if !replicas
@@ -272,186 +157,15 @@ pub fn apply(
             crate::strategy::set(&mut new, &path, replicas);
             Ok(new)
         }
-        Some(other) => Err(unsupported(target, other)),
-    }
-}
-
-/// Marks a bound pod `PodScheduled=True`, as upstream's binding does (the transition time
-/// moves only when the condition's status changes).
-fn scheduled(pod: &mut Value) {
-    let now = super::now_rfc3339();
-    let Some(status) = pod
-        .as_object_mut()
-        .map(|o| o.entry("status").or_insert(json!({})))
-    else {
-        return;
-    };
-    let Some(status) = status.as_object_mut() else {
-        return;
-    };
-    let conditions = status.entry("conditions").or_insert(json!([]));
-    let Some(conditions) = conditions.as_array_mut() else {
-        return;
-    };
-    let existing = conditions
-        .iter_mut()
-        .find(|c| c.get("type").and_then(Value::as_str) == Some("PodScheduled"));
-    match existing {
-        Some(c) => {
-            let since = match c.get("status").and_then(Value::as_str) {
-                Some("True") => c.get("lastTransitionTime").cloned().unwrap_or(json!(now)),
-                _ => json!(now),
-            };
-            *c = json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": since});
-        }
-        None => conditions.push(
-            json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": now}),
-        ),
-    }
-}
-
-/// The current object with only the list at `path` taken from `decoded` (empty when it has
-/// none), once `check` accepts the new list for the current object.
-fn take_part(
-    current: &Value,
-    decoded: &Value,
-    path: &[&str],
-    check: fn(&Value, &Value) -> ApiResult<()>,
-) -> ApiResult<Value> {
-    let pointer: String = path.iter().map(|p| format!("/{p}")).collect();
-    let wanted = decoded
-        .pointer(&pointer)
-        .cloned()
-        .unwrap_or_else(|| json!([]));
-    check(current, &wanted)?;
-    let mut new = current.clone();
-    crate::strategy::set(&mut new, path, wanted);
-    Ok(new)
-}
-
-/// Existing ephemeral containers may be neither removed nor changed (422 as upstream).
-fn check_ephemeral_containers(current: &Value, wanted: &Value) -> ApiResult<()> {
-    let name_of = |c: &Value| {
-        c.get("name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
-    let wanted = wanted.as_array().map(Vec::as_slice).unwrap_or_default();
-    let mut causes = Vec::new();
-    for existing in current
-        .pointer("/spec/ephemeralContainers")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let name = name_of(existing);
-        match wanted.iter().find(|c| name_of(c) == name) {
-            None => causes.push(Cause::forbidden(
-                "spec.ephemeralContainers",
-                &format!("existing ephemeral containers \"{name}\" may not be removed\n"),
-            )),
-            Some(c) if c != existing => causes.push(Cause::forbidden(
-                "spec.ephemeralContainers",
-                &format!("existing ephemeral containers \"{name}\" may not be changed\n"),
-            )),
-            Some(_) => {}
-        }
-    }
-    let mut seen: std::collections::HashSet<String> = ["containers", "initContainers"]
-        .iter()
-        .filter_map(|l| {
-            current
-                .pointer(&format!("/spec/{l}"))
-                .and_then(Value::as_array)
-        })
-        .flatten()
-        .map(name_of)
-        .collect();
-    for (i, c) in wanted.iter().enumerate() {
-        let name = name_of(c);
-        if name.is_empty() {
-            causes.push(Cause::required(format!(
-                "spec.ephemeralContainers[{i}].name"
-            )));
-        } else if !seen.insert(name.clone()) {
-            causes.push(Cause::duplicate(
-                format!("spec.ephemeralContainers[{i}].name"),
-                &json!(name),
-            ));
-        }
-        if c.get("image")
-            .and_then(Value::as_str)
-            .is_none_or(str::is_empty)
-        {
-            causes.push(Cause::required(format!(
-                "spec.ephemeralContainers[{i}].image"
-            )));
-        }
-        for forbidden in [
-            "ports",
-            "livenessProbe",
-            "readinessProbe",
-            "startupProbe",
-            "lifecycle",
-        ] {
-            if c.get(forbidden).is_some() {
-                causes.push(Cause::forbidden(
-                    format!("spec.ephemeralContainers[{i}].{forbidden}"),
-                    "cannot be set for an Ephemeral Container",
-                ));
+        Some(other) => {
+            let mut decode = |b: &Value| registry.decode_object(target, b.clone(), opts, warnings);
+            match target
+                .strategy()
+                .write_subresource(other, current, &body, &mut decode)
+            {
+                Some(written) => written,
+                None => Err(unsupported(target, other)),
             }
         }
     }
-    if causes.is_empty() {
-        return Ok(());
-    }
-    Err(ApiError::invalid(
-        "Pod",
-        "",
-        meta_str(current, "name").unwrap_or(""),
-        causes,
-    ))
-}
-
-/// Approved and Denied exclude each other and must be `True` (422 as upstream).
-fn check_approval(current: &Value, conditions: &Value) -> ApiResult<()> {
-    let mut causes = Vec::new();
-    let mut approved = false;
-    let mut denied = false;
-    for (i, c) in conditions.as_array().into_iter().flatten().enumerate() {
-        let kind = c.get("type").and_then(Value::as_str).unwrap_or("");
-        let status = c.get("status").and_then(Value::as_str).unwrap_or("");
-        match kind {
-            "Approved" => approved = true,
-            "Denied" => denied = true,
-            "Failed" | "" => {}
-            _ => continue,
-        }
-        if kind.is_empty() {
-            causes.push(Cause::required(format!("status.conditions[{i}].type")));
-        } else if matches!(kind, "Approved" | "Denied") && status != "True" {
-            causes.push(Cause {
-                reason: "FieldValueNotSupported",
-                field: format!("status.conditions[{i}].status"),
-                message: format!("Unsupported value: \"{status}\": supported values: \"True\""),
-            });
-        }
-    }
-    if approved && denied {
-        causes.push(Cause::invalid(
-            "status.conditions",
-            "Approved and Denied",
-            "Approved and Denied conditions are mutually exclusive",
-        ));
-    }
-    if causes.is_empty() {
-        return Ok(());
-    }
-    Err(ApiError::invalid(
-        "CertificateSigningRequest",
-        "certificates.k8s.io",
-        meta_str(current, "name").unwrap_or(""),
-        causes,
-    ))
 }

@@ -4,6 +4,7 @@
 //! reservations (a Service's cluster IP). A resource overrides only what differs from the
 //! generic behaviour of the trait's defaults; each resource's strategy is in its own file.
 
+mod certificates;
 mod components;
 mod config;
 mod containers;
@@ -15,6 +16,7 @@ mod jobs;
 mod namespaces;
 mod network_policies;
 mod nodes;
+mod pod_subresources;
 mod pods;
 mod reviews;
 mod rules;
@@ -23,7 +25,7 @@ mod volumes;
 mod workloads;
 
 use keelson_apis::quantity;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use crate::status::Cause;
 
@@ -159,6 +161,18 @@ pub trait Strategy: Send + Sync {
     /// Drops the fields of a decoded body the resource's schema does not know (custom
     /// resources; typed decoding already drops them for built-ins).
     fn prune(&self, _obj: &mut Value) {}
+    /// How a write to one of the resource's own subresources (beyond `status` and
+    /// `scale`, which every resource has alike) changes the object; `decode` types a body
+    /// as the resource's kind. `None` when the resource has no such subresource.
+    fn write_subresource(
+        &self,
+        _name: &str,
+        _current: &Value,
+        _body: &Value,
+        _decode: &mut dyn FnMut(&Value) -> crate::status::ApiResult<Value>,
+    ) -> Option<crate::status::ApiResult<Value>> {
+        None
+    }
     /// What a POST to the resource, or to one of its subresources, does.
     fn on_create(&self, subresource: Option<&str>) -> CreateAction {
         match subresource {
@@ -218,6 +232,9 @@ impl ScalePaths {
 pub fn of(group: &str, plural: &str) -> &'static dyn Strategy {
     match (group, plural) {
         ("", "namespaces") => &namespaces::Namespaces,
+        ("certificates.k8s.io", "certificatesigningrequests") => {
+            &certificates::CertificateSigningRequests
+        }
         ("", "componentstatuses") => &components::ComponentStatuses,
         ("rbac.authorization.k8s.io", _) => &RBAC,
         ("", "endpoints") => &ENDPOINTS,
@@ -295,6 +312,25 @@ impl Strategy for Endpoints {
     fn deprecation(&self) -> Option<&'static str> {
         Some("v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice")
     }
+}
+
+/// The current object with only the list at `path` taken from `decoded` (empty when it has
+/// none), once `check` accepts the new list for the current object.
+pub(crate) fn take_part(
+    current: &Value,
+    decoded: &Value,
+    path: &[&str],
+    check: fn(&Value, &Value) -> crate::status::ApiResult<()>,
+) -> crate::status::ApiResult<Value> {
+    let pointer: String = path.iter().map(|p| format!("/{p}")).collect();
+    let wanted = decoded
+        .pointer(&pointer)
+        .cloned()
+        .unwrap_or_else(|| json!([]));
+    check(current, &wanted)?;
+    let mut new = current.clone();
+    set(&mut new, path, wanted);
+    Ok(new)
 }
 
 /// Sets `path` in `obj` to `value` unless it is set (creating the objects on the way).

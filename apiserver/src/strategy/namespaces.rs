@@ -9,6 +9,27 @@ impl Strategy for Namespaces {
     fn name_rule(&self) -> NameRule {
         NameRule::Label
     }
+    /// `finalize` changes only `spec.finalizers`.
+    fn write_subresource(
+        &self,
+        name: &str,
+        current: &Value,
+        body: &Value,
+        decode: &mut dyn FnMut(&Value) -> crate::status::ApiResult<Value>,
+    ) -> Option<crate::status::ApiResult<Value>> {
+        if name != "finalize" {
+            return None;
+        }
+        Some(decode(body).map(|decoded| {
+            let mut new = current.clone();
+            let finalizers = decoded
+                .pointer("/spec/finalizers")
+                .cloned()
+                .unwrap_or(json!([]));
+            set(&mut new, &["spec"], json!({ "finalizers": finalizers }));
+            new
+        }))
+    }
     fn default(&self, obj: &mut Value) {
         // Upstream labels every namespace with its own name.
         let name = obj

@@ -138,6 +138,23 @@ impl Strategy for PodTemplates {
 
 pub struct Pods;
 impl Strategy for Pods {
+    fn write_subresource(
+        &self,
+        name: &str,
+        current: &Value,
+        body: &Value,
+        decode: &mut dyn FnMut(&Value) -> crate::status::ApiResult<Value>,
+    ) -> Option<crate::status::ApiResult<Value>> {
+        use super::pod_subresources as sub;
+        Some(match name {
+            "binding" => sub::binding(current, body),
+            "ephemeralcontainers" => {
+                decode(body).and_then(|d| sub::ephemeral_containers(current, &d))
+            }
+            "resize" => decode(body).and_then(|d| sub::resize(current, &d)),
+            _ => return None,
+        })
+    }
     fn on_create(&self, subresource: Option<&str>) -> super::CreateAction {
         match subresource {
             None => super::CreateAction::Store,
