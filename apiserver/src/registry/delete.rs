@@ -82,13 +82,7 @@ impl Registry {
                 if !finalizers.is_empty() {
                     meta.insert("finalizers".into(), Value::Array(finalizers));
                 }
-                if target.resource.plural() == "namespaces" && target.resource.group().is_empty() {
-                    crate::strategy::set(
-                        &mut marked,
-                        &["status"],
-                        json!({ "phase": "Terminating" }),
-                    );
-                }
+                target.strategy().prepare_for_delete(&mut marked);
                 if opts.dry_run {
                     return Ok(Outcome {
                         code: 200,

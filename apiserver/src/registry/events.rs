@@ -50,6 +50,6 @@ impl Registry {
     }
 
     pub(super) fn is_event(target: &Target<'_>) -> bool {
-        target.resource.plural() == "events"
+        target.strategy().expires()
     }
 }

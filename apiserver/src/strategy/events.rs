@@ -4,6 +4,9 @@ use super::{FieldLabel, Strategy};
 
 pub struct CoreEvents;
 impl Strategy for CoreEvents {
+    fn expires(&self) -> bool {
+        true
+    }
     fn field_labels(&self) -> &'static [FieldLabel] {
         const LABELS: &[FieldLabel] = &[
             FieldLabel::field("involvedObject.kind"),
@@ -28,5 +31,13 @@ impl Strategy for CoreEvents {
             FieldLabel::field("type"),
         ];
         LABELS
+    }
+}
+
+/// `events.k8s.io/v1` Events: the core Events in another shape, and as short-lived.
+pub struct EventsV1;
+impl Strategy for EventsV1 {
+    fn expires(&self) -> bool {
+        true
     }
 }

@@ -136,6 +136,13 @@ pub trait Strategy: Send + Sync {
     fn released_keys(&self, _obj: &Value) -> Vec<String> {
         Vec::new()
     }
+    /// Whether objects live only as long as `--event-ttl` (Events: written with a lease).
+    fn expires(&self) -> bool {
+        false
+    }
+    /// What an object marked for deletion (it waits for finalizers or its grace period)
+    /// shows, such as a namespace's `Terminating` phase.
+    fn prepare_for_delete(&self, _marked: &mut Value) {}
     /// Whether deleting the object only marks it (it waits for a controller or the node).
     fn graceful_delete(&self, _obj: &Value) -> bool {
         false
@@ -245,6 +252,7 @@ pub fn of(group: &str, plural: &str) -> &'static dyn Strategy {
         ("", "configmaps") => &config::ConfigMaps,
         ("", "secrets") => &config::Secrets,
         ("", "events") => &events::CoreEvents,
+        ("events.k8s.io", "events") => &events::EventsV1,
         ("", "nodes") => &nodes::Nodes,
         ("apps", "deployments") => &workloads::DEPLOYMENTS,
         ("apps", "replicasets") => &workloads::REPLICA_SETS,

@@ -9,6 +9,9 @@ impl Strategy for Namespaces {
     fn name_rule(&self) -> NameRule {
         NameRule::Label
     }
+    fn prepare_for_delete(&self, marked: &mut Value) {
+        set(marked, &["status"], json!({ "phase": "Terminating" }));
+    }
     /// `finalize` changes only `spec.finalizers`.
     fn write_subresource(
         &self,
