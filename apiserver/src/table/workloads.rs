@@ -58,18 +58,6 @@ static DAEMON_SET_COLUMNS: &[Column] = &[
 ];
 
 #[rustfmt::skip]
-static REPLICATION_CONTROLLER_COLUMNS: &[Column] = &[
-    NAME,
-    col("Desired", "integer", "Number of replicas wanted."),
-    col("Current", "integer", "Number of replicas observed."),
-    col("Ready", "integer", "Number of ready replicas."),
-    AGE,
-    CONTAINERS,
-    IMAGES,
-    SELECTOR,
-];
-
-#[rustfmt::skip]
 static CONTROLLER_REVISION_COLUMNS: &[Column] = &[
     NAME,
     col("Controller", "string", "Controller that owns the revision."),
@@ -134,7 +122,8 @@ pub struct ReplicationControllers;
 
 impl Printer for ReplicationControllers {
     fn columns(&self) -> &'static [Column] {
-        REPLICATION_CONTROLLER_COLUMNS
+        // Upstream prints ReplicationControllers with the ReplicaSet columns.
+        REPLICA_SET_COLUMNS
     }
 
     fn cells(&self, obj: &Value, now: Timestamp) -> Vec<Value> {
