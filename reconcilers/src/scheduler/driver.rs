@@ -52,10 +52,16 @@ enum Other {
     Storage,
 }
 
+/// How many recorders FailedScheduling events are spread over.
+const RECORDER_SHARDS: usize = 64;
+
 pub(super) struct Driver {
     pub(super) ctx: Arc<Context>,
-    /// One recorder for FailedScheduling, so repeated failures of a pod form a series.
-    recorder: Recorder,
+    /// The recorders of FailedScheduling events, a pod's always the same one so that its
+    /// repeated failures form a series. kube-runtime's recorder prunes its whole cache of
+    /// recent events on every publish, under one lock: with one recorder, 10,000
+    /// unschedulable pods made every report scan 10,000 entries; shards keep each small.
+    recorders: Vec<Recorder>,
     pub(super) pods: Store<Pod>,
     pub(super) nodes: Store<Node>,
     pub(super) priority_classes: Store<PriorityClass>,
@@ -78,7 +84,9 @@ impl Driver {
         let (bound_tx, bound_rx) = mpsc::unbounded_channel();
         let seed = uuid::Uuid::new_v4().as_u64_pair().0;
         Driver {
-            recorder: ctx.recorder(DEFAULT_SCHEDULER_NAME),
+            recorders: (0..RECORDER_SHARDS)
+                .map(|_| ctx.recorder(DEFAULT_SCHEDULER_NAME))
+                .collect(),
             pods: ctx.informers.get::<Pod>().store(),
             nodes: ctx.informers.get::<Node>().store(),
             priority_classes: ctx.informers.get::<PriorityClass>().store(),
@@ -329,7 +337,9 @@ impl Driver {
     fn report(&self, info: &PodInfo, reason: Reason, message: String, nomination: Nomination) {
         let pod = self.current(&info.key).unwrap_or_else(|| info.pod.clone());
         let ctx = self.ctx.clone();
-        let recorder = self.recorder.clone();
+        let Some(recorder) = self.recorder_of(&info.key) else {
+            return;
+        };
         let writes = self.writes.clone();
         tokio::spawn(async move {
             let _permit = writes.acquire().await;
@@ -343,6 +353,15 @@ impl Driver {
             )
             .await;
         });
+    }
+
+    /// The recorder of a pod's events.
+    fn recorder_of(&self, key: &str) -> Option<Recorder> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut hasher);
+        let shard = usize::try_from(hasher.finish() % RECORDER_SHARDS as u64).unwrap_or(0);
+        self.recorders.get(shard).cloned()
     }
 
     /// The informer's copy of a pod by key.
