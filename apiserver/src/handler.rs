@@ -279,14 +279,29 @@ fn documents_response(
         }
         "/apis" => json_response(200, &api_group_list(&custom)),
         "/openapi/v2" if accept.is_some_and(|a| a.contains(crate::openapi_v2_proto::ACCEPT)) => {
-            bytes_response(
-                200,
-                crate::openapi_v2_proto::CONTENT_TYPE,
-                documents::openapi_v2_protobuf(),
-            )
+            if custom.is_empty() {
+                bytes_response(
+                    200,
+                    crate::openapi_v2_proto::CONTENT_TYPE,
+                    documents::openapi_v2_protobuf(),
+                )
+            } else {
+                let v2 = crate::custom::openapi::v2_with(&custom);
+                bytes_response(
+                    200,
+                    crate::openapi_v2_proto::CONTENT_TYPE,
+                    v2.protobuf.clone(),
+                )
+            }
         }
         "/openapi/v2" => match codec::negotiate(accept, false) {
-            Ok(Format::Json) => bytes_response(200, "application/json", documents::openapi_v2()),
+            Ok(Format::Json) if custom.is_empty() => {
+                bytes_response(200, "application/json", documents::openapi_v2())
+            }
+            Ok(Format::Json) => {
+                let v2 = crate::custom::openapi::v2_with(&custom);
+                bytes_response(200, "application/json", v2.json.clone())
+            }
             _ => {
                 return Some(Err(ApiError::not_acceptable(
                     "the OpenAPI v2 document is served as JSON or protobuf",

@@ -373,3 +373,34 @@ fn several_versions_are_served_over_one_storage_version() {
         serde_json::from_str(&k.ok(&["get", "--raw", "/apis/stable.example.com"])).expect("JSON");
     assert_eq!(group["preferredVersion"]["version"], "v1");
 }
+
+#[test]
+fn openapi_v2_and_v3_describe_the_custom_kind() {
+    let k = with_foo_crd();
+    let v2: serde_json::Value =
+        serde_json::from_str(&k.ok(&["get", "--raw", "/openapi/v2"])).expect("JSON");
+    let foo = &v2["definitions"]["io.k8s.samplecontroller.v1alpha1.Foo"];
+    let maximum = foo["properties"]["spec"]["properties"]["replicas"]["maximum"].as_f64();
+    assert_eq!(maximum, Some(10.0), "{foo}");
+    assert_eq!(foo["x-kubernetes-group-version-kind"][0]["kind"], "Foo");
+    assert!(v2["paths"]
+        ["/apis/samplecontroller.k8s.io/v1alpha1/namespaces/{namespace}/foos/{name}"]["patch"]
+        .is_object());
+    // The built-in definitions are all still there.
+    assert!(v2["definitions"]["io.k8s.api.apps.v1.Deployment"].is_object());
+    let v3: serde_json::Value = serde_json::from_str(&k.ok(&[
+        "get",
+        "--raw",
+        "/openapi/v3/apis/samplecontroller.k8s.io/v1alpha1",
+    ]))
+    .expect("JSON");
+    let patch = &v3["paths"]
+        ["/apis/samplecontroller.k8s.io/v1alpha1/namespaces/{namespace}/foos/{name}"]["patch"];
+    let names: Vec<&str> = patch["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert!(names.contains(&"fieldValidation"), "{patch}");
+}

@@ -7,7 +7,6 @@ use serde_json::{json, Map, Value};
 use crate::resource::Descriptor;
 
 const OBJECT_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
-const LIST_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta";
 
 fn reference(definition: &str) -> Value {
     json!({"$ref": format!("#/components/schemas/{definition}")})
@@ -50,12 +49,11 @@ fn paths_of(d: &Descriptor, paths: &mut Map<String, Value>) {
         format!("/apis/{}/{}/{}", d.group(), d.version(), d.plural())
     };
     let def = d.definition.as_ref();
-    let list_def = format!("{def}List");
     let write = ["dryRun", "fieldManager", "fieldValidation"];
     paths.insert(
         base.clone(),
         json!({
-            "get": operation(&format!("list{}", d.kind()), &gvk, &["labelSelector", "fieldSelector", "limit", "continue", "resourceVersion", "watch"], None, &list_def),
+            "get": operation(&format!("list{}", d.kind()), &gvk, &["labelSelector", "fieldSelector", "limit", "continue", "resourceVersion", "watch"], None, def),
             "post": operation(&format!("create{}", d.kind()), &gvk, &write, Some("application/json"), def),
             "delete": operation(&format!("deletecollection{}", d.kind()), &gvk, &["labelSelector"], None, "io.k8s.apimachinery.pkg.apis.meta.v1.Status"),
         }),
@@ -115,20 +113,6 @@ fn kind_schema(d: &Descriptor) -> Value {
     schema
 }
 
-fn list_schema(d: &Descriptor) -> Value {
-    json!({
-        "type": "object",
-        "required": ["items"],
-        "properties": {
-            "apiVersion": {"type": "string"},
-            "kind": {"type": "string"},
-            "items": {"type": "array", "items": reference(d.definition.as_ref())},
-            "metadata": {"allOf": [reference(LIST_META)]},
-        },
-        "x-kubernetes-group-version-kind": [{"group": d.group(), "version": d.version(), "kind": format!("{}List", d.kind())}],
-    })
-}
-
 /// Adds `name` and every schema it refers to, from the built-in documents.
 fn add_with_references(name: &str, schemas: &mut Map<String, Value>) {
     if schemas.contains_key(name) {
@@ -175,11 +159,9 @@ pub fn document(custom: &[&'static Descriptor], group: &str, version: &str) -> O
     for d in &served {
         paths_of(d, &mut paths);
         schemas.insert(d.definition.to_string(), kind_schema(d));
-        schemas.insert(format!("{}List", d.definition), list_schema(d));
     }
     for meta in [
         OBJECT_META,
-        LIST_META,
         "io.k8s.apimachinery.pkg.apis.meta.v1.Status",
         "io.k8s.api.autoscaling.v1.Scale",
     ] {
@@ -191,4 +173,61 @@ pub fn document(custom: &[&'static Descriptor], group: &str, version: &str) -> O
         "paths": paths,
         "components": {"schemas": schemas},
     }))
+}
+
+/// The OpenAPI v2 document with the paths and definitions of the served custom resources,
+/// as JSON and in the protobuf form kubectl asks for.
+pub struct OpenApiV2 {
+    pub json: Vec<u8>,
+    pub protobuf: Vec<u8>,
+}
+
+/// The v2 document for this set of custom resources, built once per set (descriptors are
+/// interned, so their addresses name a set) and shared after.
+pub fn v2_with(custom: &[&'static Descriptor]) -> std::sync::Arc<OpenApiV2> {
+    use std::sync::{Arc, LazyLock, Mutex};
+    type Cached = Option<(Vec<usize>, Arc<OpenApiV2>)>;
+    static CACHE: LazyLock<Mutex<Cached>> = LazyLock::new(|| Mutex::new(None));
+    let key: Vec<usize> = custom
+        .iter()
+        .map(|d| std::ptr::from_ref::<Descriptor>(d) as usize)
+        .collect();
+    let mut cache = match CACHE.lock() {
+        Ok(cache) => cache,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if let Some((cached_key, doc)) = cache.as_ref() {
+        if *cached_key == key {
+            return doc.clone();
+        }
+    }
+    let mut group_versions: Vec<(&str, &str)> =
+        custom.iter().map(|d| (d.group(), d.version())).collect();
+    group_versions.sort_unstable();
+    group_versions.dedup();
+    let documents: Vec<Value> = group_versions
+        .iter()
+        .filter_map(|(g, v)| document(custom, g, v))
+        .collect();
+    let extra = keelson_apis::openapi::openapi_v2(&documents);
+    let mut doc: Value =
+        serde_json::from_slice(crate::documents::openapi_v2()).unwrap_or(Value::Null);
+    for section in ["paths", "definitions"] {
+        let (Some(into), Some(from)) = (
+            doc.get_mut(section).and_then(Value::as_object_mut),
+            extra.get(section).and_then(Value::as_object),
+        ) else {
+            continue;
+        };
+        for (name, value) in from {
+            // The meta/v1 definitions a custom document carries are the built-in ones.
+            into.entry(name.clone()).or_insert_with(|| value.clone());
+        }
+    }
+    let built = Arc::new(OpenApiV2 {
+        json: serde_json::to_vec(&doc).unwrap_or_default(),
+        protobuf: crate::openapi_v2_proto::encode(&doc),
+    });
+    *cache = Some((key, built.clone()));
+    built
 }
