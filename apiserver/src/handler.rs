@@ -686,6 +686,9 @@ async fn resource(
                     registry.delete(&target, name, &options, &opts).await?;
                     return Ok(json_response(201, &success_status(201)));
                 }
+                CreateAction::Refused(why) => {
+                    return Err(ApiError::method_not_allowed(why));
+                }
                 CreateAction::NotAllowed => {
                     return Err(ApiError::method_not_allowed(format!(
                         "creating {}/{} is not supported",

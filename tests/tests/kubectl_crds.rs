@@ -404,3 +404,50 @@ fn openapi_v2_and_v3_describe_the_custom_kind() {
         .collect();
     assert!(names.contains(&"fieldValidation"), "{patch}");
 }
+
+#[test]
+fn a_terminating_crd_refuses_new_objects_until_it_is_gone() {
+    let k = with_foo_crd();
+    // A finalizer holds the object, and so the CRD, in deletion.
+    k.ok_stdin(
+        &["apply", "-f", "-"],
+        &FOO.replace(
+            "  name: example-foo\n",
+            "  name: example-foo\n  finalizers: [\"example.com/hold\"]\n",
+        ),
+    );
+    k.ok(&[
+        "delete",
+        "crd",
+        "foos.samplecontroller.k8s.io",
+        "--wait=false",
+    ]);
+    k.eventually(Duration::from_secs(10), "the CRD to be Terminating", || {
+        let crd = get_json(&k, &["crd", "foos.samplecontroller.k8s.io"]);
+        condition(&crd, "Terminating").is_some_and(|c| c["status"] == "True")
+    });
+    let err = k
+        .kubectl_stdin(
+            &["create", "-f", "-"],
+            &FOO.replace("name: example-foo", "name: another"),
+        )
+        .stderr;
+    let err = String::from_utf8_lossy(&err);
+    assert!(
+        err.contains("create not allowed while custom resource definition is terminating"),
+        "{err}"
+    );
+    k.ok(&[
+        "patch",
+        "foo",
+        "example-foo",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]);
+    k.eventually(Duration::from_secs(15), "the CRD to go", || {
+        !k.kubectl(&["get", "crd", "foos.samplecontroller.k8s.io"])
+            .status
+            .success()
+    });
+}

@@ -33,8 +33,9 @@ const SUBRESOURCE_VERBS: &[&str] = &["get", "patch", "update"];
 pub fn descriptors(crd: &Value) -> Result<Vec<&'static Descriptor>, String> {
     static INTERNED: LazyLock<Mutex<HashMap<String, Vec<&'static Descriptor>>>> =
         LazyLock::new(Default::default);
+    let terminating = crd.pointer("/metadata/deletionTimestamp").is_some();
     let key = format!(
-        "{}{}",
+        "{}{}{terminating}",
         crd.get("spec").unwrap_or(&Value::Null),
         crd.pointer("/status/acceptedNames").unwrap_or(&Value::Null)
     );
@@ -45,7 +46,7 @@ pub fn descriptors(crd: &Value) -> Result<Vec<&'static Descriptor>, String> {
     if let Some(found) = interned.get(&key) {
         return Ok(found.clone());
     }
-    let made = make(crd)?;
+    let made = make(crd, terminating)?;
     interned.insert(key, made.clone());
     Ok(made)
 }
@@ -66,7 +67,7 @@ fn text<'a>(v: &'a Value, pointer: &str) -> &'a str {
     v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
 }
 
-fn make(crd: &Value) -> Result<Vec<&'static Descriptor>, String> {
+fn make(crd: &Value, terminating: bool) -> Result<Vec<&'static Descriptor>, String> {
     let spec = crd.get("spec").ok_or("the CRD has no spec")?;
     // Served under the accepted names; a CRD not yet accepted is served under its spec's.
     let names = crd
@@ -136,7 +137,7 @@ fn make(crd: &Value) -> Result<Vec<&'static Descriptor>, String> {
             categories,
             subresources: Box::leak(subresources.into_boxed_slice()),
         }));
-        let strategy = CustomStrategy::new(version, kind)?;
+        let strategy = CustomStrategy::new(version, kind)?.terminating(terminating);
         let conversion = if name == storage {
             Conversion::None
         } else {

@@ -14,6 +14,8 @@ pub struct CustomStrategy {
     rules: Option<Rules>,
     has_status: bool,
     scale: ScalePaths,
+    /// The CRD is being deleted: its objects go, and no new one is made.
+    terminating: bool,
 }
 
 /// `.spec.replicas` as a JSON pointer (`/spec/replicas`), leaked as descriptors are.
@@ -78,7 +80,16 @@ impl CustomStrategy {
             rules,
             has_status: version.pointer("/subresources/status").is_some(),
             scale,
+            terminating: false,
         })
+    }
+
+    /// The same strategy for a CRD that is being deleted.
+    pub fn terminating(self, terminating: bool) -> CustomStrategy {
+        CustomStrategy {
+            terminating,
+            ..self
+        }
     }
 
     /// The parts of an object whose change is a new generation: all but metadata, and
@@ -98,6 +109,16 @@ impl CustomStrategy {
 }
 
 impl Strategy for CustomStrategy {
+    fn on_create(&self, subresource: Option<&str>) -> crate::strategy::CreateAction {
+        use crate::strategy::CreateAction;
+        match subresource {
+            _ if self.terminating => CreateAction::Refused(
+                "create not allowed while custom resource definition is terminating",
+            ),
+            None => CreateAction::Store,
+            Some(_) => CreateAction::NotAllowed,
+        }
+    }
     fn default(&self, obj: &mut Value) {
         if let Some(schema) = &self.schema {
             schema.apply_defaults(obj);

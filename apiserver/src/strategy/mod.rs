@@ -210,6 +210,8 @@ pub enum CreateAction {
     Evict,
     /// The subresource cannot be created.
     NotAllowed,
+    /// Nothing can be created now, for the reason given (405, as upstream).
+    Refused(&'static str),
 }
 
 /// The fields behind a resource's `scale` subresource, as JSON pointers.
