@@ -45,9 +45,14 @@ pub async fn run(state: Arc<crate::ApiServerState>, shutdown: tokio_util::sync::
         };
         let changed = async {
             match watch.as_mut() {
-                Some(w) => {
-                    w.next().await;
-                }
+                // Progress notices come whenever a consistent list (this loop's own
+                // included) waits for the cache; only a change of a CRD is news.
+                Some(w) => loop {
+                    match w.next().await.as_deref() {
+                        Some(keelson_storage::WatchMessage::Progress { .. }) => continue,
+                        _ => break,
+                    }
+                },
                 None => tokio::time::sleep(Duration::from_millis(200)).await,
             }
         };
