@@ -243,6 +243,7 @@ fn documents_response(
 ) -> Option<ApiResult<Response<Body>>> {
     let aggregated = codec::wants_aggregated_discovery(accept);
     let custom = state.registry.resources.custom();
+    let custom_docs = crate::custom::documents::of(&custom);
     let response = match path.trim_end_matches('/') {
         "/api" if aggregated => bytes_response(
             200,
@@ -254,18 +255,11 @@ fn documents_response(
             codec::AGGREGATED_DISCOVERY_CONTENT_TYPE,
             documents::AGGREGATED_APIS,
         ),
-        "/apis" if aggregated => {
-            let mut list: Value =
-                serde_json::from_str(documents::AGGREGATED_APIS).unwrap_or(Value::Null);
-            if let Some(items) = list.get_mut("items").and_then(Value::as_array_mut) {
-                items.extend(crate::custom::discovery::aggregated(&custom));
-            }
-            bytes_response(
-                200,
-                codec::AGGREGATED_DISCOVERY_CONTENT_TYPE,
-                serde_json::to_vec(&list).unwrap_or_default(),
-            )
-        }
+        "/apis" if aggregated => bytes_response(
+            200,
+            codec::AGGREGATED_DISCOVERY_CONTENT_TYPE,
+            custom_docs.aggregated().to_vec(),
+        ),
         "/api" => json_response(
             200,
             &json!({
@@ -277,7 +271,7 @@ fn documents_response(
         "/apis" if custom.is_empty() => {
             bytes_response(200, "application/json", documents::API_GROUP_LIST)
         }
-        "/apis" => json_response(200, &api_group_list(&custom)),
+        "/apis" => json_response(200, custom_docs.api_group_list()),
         "/openapi/v2" if accept.is_some_and(|a| a.contains(crate::openapi_v2_proto::ACCEPT)) => {
             if custom.is_empty() {
                 bytes_response(
@@ -286,11 +280,10 @@ fn documents_response(
                     documents::openapi_v2_protobuf(),
                 )
             } else {
-                let v2 = crate::custom::openapi::v2_with(&custom);
                 bytes_response(
                     200,
                     crate::openapi_v2_proto::CONTENT_TYPE,
-                    v2.protobuf.clone(),
+                    custom_docs.v2().protobuf.clone(),
                 )
             }
         }
@@ -299,8 +292,7 @@ fn documents_response(
                 bytes_response(200, "application/json", documents::openapi_v2())
             }
             Ok(Format::Json) => {
-                let v2 = crate::custom::openapi::v2_with(&custom);
-                bytes_response(200, "application/json", v2.json.clone())
+                bytes_response(200, "application/json", custom_docs.v2().json.clone())
             }
             _ => {
                 return Some(Err(ApiError::not_acceptable(
@@ -313,15 +305,9 @@ fn documents_response(
                 .iter()
                 .map(|d| (d.path.to_string(), json!({ "serverRelativeURL": format!("/openapi/v3/{}?hash={}", d.path, d.openapi_v3_hash) })))
                 .collect();
-            for (group, versions) in custom_group_versions(&custom) {
-                for version in versions {
-                    let path = format!("apis/{group}/{version}");
-                    let hash = crate::custom::openapi::document(&custom, group, version)
-                        .map(|doc| documents::hash(&doc))
-                        .unwrap_or_default();
-                    let url = format!("/openapi/v3/{path}?hash={hash}");
-                    paths.insert(path, json!({ "serverRelativeURL": url }));
-                }
+            for (path, _, hash) in custom_docs.v3() {
+                let url = format!("/openapi/v3/{path}?hash={hash}");
+                paths.insert(path.clone(), json!({ "serverRelativeURL": url }));
             }
             json_response(200, &json!({ "paths": paths }))
         }
@@ -337,12 +323,9 @@ fn documents_response(
                 }
                 r
             } else {
-                let doc = gv
-                    .strip_prefix("apis/")
-                    .and_then(|gv| gv.split_once('/'))
-                    .and_then(|(g, v)| crate::custom::openapi::document(&custom, g, v));
+                let doc = custom_docs.v3().iter().find(|(path, _, _)| path == gv);
                 match doc {
-                    Some(doc) => json_response(200, &doc),
+                    Some((_, doc, _)) => bytes_response(200, "application/json", doc.clone()),
                     None => return Some(Err(ApiError::not_found_path())),
                 }
             }
@@ -358,7 +341,7 @@ fn documents_response(
             } else if let Some(list) = custom_list {
                 json_response(200, &list)
             } else if let Some(group) = trimmed.strip_prefix("apis/").filter(|g| !g.contains('/')) {
-                let groups = api_group_list(&custom);
+                let groups = custom_docs.api_group_list();
                 let found = groups
                     .get("groups")
                     .and_then(Value::as_array)
@@ -381,35 +364,6 @@ fn documents_response(
         }
     };
     Some(Ok(response))
-}
-
-/// The `APIGroupList`: the built-in groups, then the custom ones.
-fn api_group_list(custom: &[&'static crate::resource::Descriptor]) -> Value {
-    let mut list: Value = serde_json::from_str(documents::API_GROUP_LIST).unwrap_or(Value::Null);
-    if let Some(groups) = list.get_mut("groups").and_then(Value::as_array_mut) {
-        for group in crate::custom::discovery::api_groups(custom) {
-            let name = group.get("name").cloned();
-            if !groups.iter().any(|g| g.get("name") == name.as_ref()) {
-                groups.push(group);
-            }
-        }
-    }
-    list
-}
-
-/// The custom group versions served.
-fn custom_group_versions(
-    custom: &[&'static crate::resource::Descriptor],
-) -> Vec<(&'static str, Vec<&'static str>)> {
-    let mut out: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
-    for d in custom {
-        match out.iter_mut().find(|(g, _)| *g == d.group()) {
-            Some((_, vs)) if !vs.contains(&d.version()) => vs.push(d.version()),
-            Some(_) => {}
-            None => out.push((d.group(), vec![d.version()])),
-        }
-    }
-    out
 }
 
 /// Write options for a create or update whose body is `body`: JSON bodies are checked for

@@ -47,12 +47,11 @@ pub async fn run(state: Arc<crate::ApiServerState>, shutdown: tokio_util::sync::
             match watch.as_mut() {
                 // Progress notices come whenever a consistent list (this loop's own
                 // included) waits for the cache; only a change of a CRD is news.
-                Some(w) => loop {
-                    match w.next().await.as_deref() {
-                        Some(keelson_storage::WatchMessage::Progress { .. }) => continue,
-                        _ => break,
-                    }
-                },
+                Some(w) => {
+                    while let Some(keelson_storage::WatchMessage::Progress { .. }) =
+                        w.next().await.as_deref()
+                    {}
+                }
                 None => tokio::time::sleep(Duration::from_millis(200)).await,
             }
         };

@@ -8,6 +8,7 @@ pub mod cel;
 pub mod controller;
 pub mod definition;
 pub mod discovery;
+pub mod documents;
 pub mod openapi;
 pub mod schema;
 pub mod strategy;

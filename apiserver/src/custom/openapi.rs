@@ -182,25 +182,9 @@ pub struct OpenApiV2 {
     pub protobuf: Vec<u8>,
 }
 
-/// The v2 document for this set of custom resources, built once per set (descriptors are
-/// interned, so their addresses name a set) and shared after.
-pub fn v2_with(custom: &[&'static Descriptor]) -> std::sync::Arc<OpenApiV2> {
-    use std::sync::{Arc, LazyLock, Mutex};
-    type Cached = Option<(Vec<usize>, Arc<OpenApiV2>)>;
-    static CACHE: LazyLock<Mutex<Cached>> = LazyLock::new(|| Mutex::new(None));
-    let key: Vec<usize> = custom
-        .iter()
-        .map(|d| std::ptr::from_ref::<Descriptor>(d) as usize)
-        .collect();
-    let mut cache = match CACHE.lock() {
-        Ok(cache) => cache,
-        Err(poisoned) => poisoned.into_inner(),
-    };
-    if let Some((cached_key, doc)) = cache.as_ref() {
-        if *cached_key == key {
-            return doc.clone();
-        }
-    }
+/// The v2 document with the paths and definitions of `custom` merged into the built-in
+/// one (`super::documents` keeps it per set of custom resources).
+pub fn v2_with(custom: &[&'static Descriptor]) -> OpenApiV2 {
     let mut group_versions: Vec<(&str, &str)> =
         custom.iter().map(|d| (d.group(), d.version())).collect();
     group_versions.sort_unstable();
@@ -224,10 +208,8 @@ pub fn v2_with(custom: &[&'static Descriptor]) -> std::sync::Arc<OpenApiV2> {
             into.entry(name.clone()).or_insert_with(|| value.clone());
         }
     }
-    let built = Arc::new(OpenApiV2 {
+    OpenApiV2 {
         json: serde_json::to_vec(&doc).unwrap_or_default(),
         protobuf: crate::openapi_v2_proto::encode(&doc),
-    });
-    *cache = Some((key, built.clone()));
-    built
+    }
 }
